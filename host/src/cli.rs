@@ -1,0 +1,190 @@
+//! The command line: a thin layer that parses arguments, calls the library and prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::plugins::{self, Dirs, Limits, Origin, Plugin, Registry};
+
+#[derive(Parser)]
+#[command(
+    name = "dockwright",
+    version,
+    about = "Builds the Docker images ML pipelines run in, and runs their steps."
+)]
+struct Cli {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Limits for every plugin call.
+#[derive(Args)]
+struct SandboxArgs {
+    /// Wall-clock deadline of one plugin call, in seconds.
+    #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS")]
+    plugin_timeout: f64,
+    /// Memory a plugin may use, in MiB.
+    #[arg(long, global = true, default_value_t = 128, value_name = "MIB")]
+    plugin_memory: usize,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_secs_f64(self.plugin_timeout.max(0.01)),
+            memory: self.plugin_memory << 20,
+            ..Limits::default()
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage requirement-source plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// List the built-in and installed plugins.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin's manifest, capabilities, imports and exports.
+    Inspect {
+        /// A plugin name, or the path of a `.wasm` file.
+        plugin: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let dirs = Dirs::from_env();
+    let limits = cli.sandbox.limits();
+    match cli.command {
+        Command::Plugin(PluginCommand::List { json }) => {
+            let registry = Registry::load(&dirs, limits)?;
+            print_list(&registry.plugins, json);
+        }
+        Command::Plugin(PluginCommand::Inspect { plugin, json }) => {
+            let registry = Registry::load(&dirs, limits)?;
+            let path = PathBuf::from(&plugin);
+            let from_file;
+            let found = if plugin.ends_with(".wasm") || path.is_file() {
+                from_file = plugins::load_file(&registry.runtime, &path)?;
+                &from_file
+            } else {
+                registry.get(&plugin).ok_or_else(|| {
+                    let known: Vec<_> = registry
+                        .plugins
+                        .iter()
+                        .map(|p| p.manifest.name.as_str())
+                        .collect();
+                    anyhow::anyhow!("no plugin named `{plugin}` (known: {})", known.join(", "))
+                })?
+            };
+            print_inspect(found, json);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn origin(p: &Plugin) -> String {
+    match &p.origin {
+        Origin::Builtin => "built-in".into(),
+        Origin::Installed(path) => format!("installed ({})", path.display()),
+    }
+}
+
+fn list_entry(p: &Plugin) -> serde_json::Value {
+    json!({
+        "name": p.manifest.name,
+        "version": p.manifest.version.to_string(),
+        "api": p.api.to_string(),
+        "group": p.manifest.group,
+        "digest": p.digest,
+        "source": match p.origin { Origin::Builtin => "built-in", Origin::Installed(_) => "installed" },
+    })
+}
+
+fn print_list(plugins: &[Plugin], json: bool) {
+    if json {
+        let list: Vec<_> = plugins.iter().map(list_entry).collect();
+        println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+        return;
+    }
+    println!(
+        "{:<16} {:<9} {:<5} {:<13} {:<20} SOURCE",
+        "NAME", "VERSION", "API", "GROUP", "DIGEST"
+    );
+    for p in plugins {
+        let group = serde_json::to_value(p.manifest.group).expect("json");
+        println!(
+            "{:<16} {:<9} {:<5} {:<13} {:<20} {}",
+            p.manifest.name,
+            p.manifest.version,
+            p.api,
+            group.as_str().unwrap_or_default(),
+            &p.digest[..p.digest.len().min(19)],
+            origin(p)
+        );
+    }
+}
+
+fn print_inspect(p: &Plugin, json: bool) {
+    let m = &p.manifest;
+    if json {
+        let mut v = list_entry(p);
+        v["api_range"] = json!(m.api.to_string());
+        v["description"] = json!(m.description);
+        v["capabilities"] = json!(m.capabilities);
+        v["imports"] = json!(p.header.imports);
+        v["exports"] = json!(p.header.exports);
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return;
+    }
+    let group = serde_json::to_value(m.group).expect("json");
+    println!("name:         {}", m.name);
+    println!("version:      {}", m.version);
+    println!("description:  {}", m.description);
+    println!("group:        {}", group.as_str().unwrap_or_default());
+    println!("plugin API:   needs {}, served by {}", m.api, p.api);
+    println!("digest:       {}", p.digest);
+    println!("source:       {}", origin(p));
+    let caps: Vec<String> = m.capabilities.iter().map(ToString::to_string).collect();
+    println!(
+        "capabilities: {}",
+        if caps.is_empty() {
+            "none".into()
+        } else {
+            caps.join(", ")
+        }
+    );
+    println!("exports:");
+    for e in &p.header.exports {
+        println!("  {e}");
+    }
+    println!("imports:");
+    for i in &p.header.imports {
+        println!("  {i}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Dockwright: builds the Docker images ML pipelines run in, and runs the pipelines' steps in
+//! them. Data flows one way (DESIGN.md §1):
+//!
+//! ```text
+//! settings → plugins → requirements → plan → engine → run
+//! ```
+//!
+//! The `dockwright` binary is a thin CLI ([`cli`]) over these modules.
+
+pub mod cli;
+pub mod plugins;

@@ -1,0 +1,92 @@
+//! Plugins: every requirement source is a WebAssembly component behind the versioned WIT API
+//! in `wit/`, run in a sandbox ([`runtime`]). This module owns loading them — the built-in
+//! ones compiled into the host, and those installed in the user's data directory — and
+//! finding one by name.
+
+pub mod builtin;
+pub mod cache;
+pub mod error;
+pub mod manifest;
+pub mod runtime;
+pub mod types;
+pub mod v1;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ErrorKind, PluginError};
+pub use manifest::{Capability, Group, Manifest};
+pub use runtime::{Limits, Origin, Outcome, Plugin, Runtime};
+pub use types::{Contribution, Grants, GuestError, Integration, Platform, Request, Requirement};
+
+/// Where Dockwright keeps its files; overridable for tests and CI.
+#[derive(Clone, Debug)]
+pub struct Dirs {
+    /// Compiled components (`$XDG_CACHE_HOME/dockwright/components`).
+    pub cache: PathBuf,
+    /// Installed plugins (`$XDG_DATA_HOME/dockwright/plugins`).
+    pub plugins: PathBuf,
+}
+
+impl Dirs {
+    /// The XDG defaults, or `DOCKWRIGHT_CACHE_DIR` / `DOCKWRIGHT_DATA_DIR` when set.
+    pub fn from_env() -> Dirs {
+        let base = |var: &str, fallback: Option<PathBuf>| {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .or_else(|| fallback.map(|d| d.join("dockwright")))
+                .unwrap_or_else(|| std::env::temp_dir().join("dockwright"))
+        };
+        Dirs {
+            cache: base("DOCKWRIGHT_CACHE_DIR", dirs::cache_dir()).join("components"),
+            plugins: base("DOCKWRIGHT_DATA_DIR", dirs::data_dir()).join("plugins"),
+        }
+    }
+}
+
+/// The plugins available to this host: built-in first, then installed, each loaded once.
+pub struct Registry {
+    pub runtime: Runtime,
+    pub plugins: Vec<Plugin>,
+}
+
+impl Registry {
+    /// Loads every built-in and installed plugin. A broken installed plugin is an error
+    /// naming its file, not a silently shorter list.
+    pub fn load(dirs: &Dirs, limits: Limits) -> anyhow::Result<Registry> {
+        let runtime = Runtime::new(dirs.cache.clone(), limits)?;
+        let mut plugins = Vec::new();
+        for (name, wasm) in builtin::PLUGINS {
+            plugins.push(runtime.load(wasm, Origin::Builtin, name)?);
+        }
+        for path in installed_files(&dirs.plugins)? {
+            plugins.push(load_file(&runtime, &path)?);
+        }
+        Ok(Registry { runtime, plugins })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Plugin> {
+        self.plugins.iter().find(|p| p.manifest.name == name)
+    }
+}
+
+/// Loads a plugin from a `.wasm` file.
+pub fn load_file(runtime: &Runtime, path: &Path) -> Result<Plugin, PluginError> {
+    let label = path.display().to_string();
+    let wasm = std::fs::read(path)
+        .map_err(|e| PluginError::new(&label, ErrorKind::Unreadable(e.to_string())))?;
+    runtime.load(&wasm, Origin::Installed(path.to_path_buf()), &label)
+}
+
+fn installed_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

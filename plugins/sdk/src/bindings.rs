@@ -1,0 +1,9 @@
+//! Guest bindings of the frozen API line 1 (`wit/v1`).
+
+wit_bindgen::generate!({
+    path: "../../wit/v1",
+    world: "plugin",
+    default_bindings_module: "dockwright_plugin_sdk::bindings",
+    pub_export_macro: true,
+    export_macro_name: "__export_plugin",
+});
