@@ -8,4 +8,6 @@
 //! The `dockwright` binary is a thin CLI ([`cli`]) over these modules.
 
 pub mod cli;
+pub mod dockerfile;
 pub mod plugins;
+pub mod settings;

@@ -1,0 +1,464 @@
+//! The generated Dockerfile (DESIGN.md §5): pure text from a [`DockerfileInput`], no I/O.
+//!
+//! Order, least volatile first: `FROM` → `WORKDIR /app` → `ARG`s → `ENV` (environment,
+//! which installs may read, e.g. a private index) → one apt line → installer bootstrap →
+//! per requirements file `COPY` + install → `COPY . .` → local project install →
+//! `chown`/`USER` → runtime `ENV`. The local project install comes *after* the source
+//! files are copied (DESIGN.md lists it before): a command such as `pip install -e .`
+//! needs the project in the image, which is why ZenML orders it this way too.
+//!
+//! Decisions:
+//! - **Installs work on three kinds of parent.** pip runs as `python3 -m pip` (Debian has
+//!   no `python`), prefixed with `PIP_BREAK_SYSTEM_PACKAGES=1` so a distribution Python
+//!   marked externally managed (PEP 668) accepts the install; the variable is set on the
+//!   `RUN` line only, so it does not leak into the running image, and pips too old to know
+//!   it ignore it (a `--break-system-packages` flag would make them fail). uv is pointed
+//!   at the interpreter explicitly, `--python "$(command -v python3 || command -v python)"`,
+//!   which is the active virtualenv's when `VIRTUAL_ENV`/`PATH` point into one and the
+//!   system's otherwise (where a bare `uv pip install` would refuse: "no virtual
+//!   environment found"), with `--break-system-packages` for the PEP 668 case (harmless
+//!   in a venv). Creating a venv in the image instead was rejected: Debian ships
+//!   `python3-venv` separately, and step commands would run a different Python than the
+//!   parent's.
+//! - **uv is bootstrapped only when missing**: `command -v uv || python3 -m pip install uv`.
+//! - **Installer args** are ZenML's: defaults (`pip`: `--no-cache-dir
+//!   --default-timeout=60`; `uv`: `--no-cache-dir`) overlaid by
+//!   `python_package_installer_args`; `null`/`true` give `--key`, a value `--key=value`
+//!   (shell-quoted when needed), a list one `--key=v` per item, `false` removes the option.
+//!   A cache mount (`RUN --mount=…`, the only BuildKit feature used) drops `no-cache-dir`.
+//! - **ENV values survive exactly**: written in double quotes with `\\`, `\"` and `\$`
+//!   escaped (the only escapes Docker's word lexer knows inside double quotes; `$` would
+//!   otherwise expand). A Dockerfile line cannot hold a newline, so `\n` and `\r` are
+//!   written as `${DOCKWRIGHT_NEWLINE}` / `${DOCKWRIGHT_CR}`, build arguments declared
+//!   with `ARG` whose values [`Dockerfile::build_args`] carries and the engine must pass.
+//! - Everything else put into a line is validated (image reference, user, apt package
+//!   names, file names) or shell-quoted, so no value can end an instruction early or add
+//!   one: apt packages and installer args can come from third-party plugins.
+//! - apt packages are de-duplicated (first occurrence kept), installed with
+//!   `--no-install-recommends`, and the apt lists removed in the same layer.
+//! - No `# syntax=` line (it would make the engine pull a frontend image), no
+//!   `ENTRYPOINT`: steps give their command when they run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::settings::{DockerSettings, InstallerArg, InstallerArgs, PythonPackageInstaller};
+
+/// The requirements files of the three groups (DESIGN.md §4), as paths in the build
+/// context and in `/app`.
+pub const REQUIREMENT_FILES: [&str; 3] = [
+    ".dockwright/requirements/1-local.txt",
+    ".dockwright/requirements/2-requirements.txt",
+    ".dockwright/requirements/3-integrations.txt",
+];
+
+/// Build argument carrying a newline into `ENV` values.
+pub const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
+/// Build argument carrying a carriage return into `ENV` values.
+pub const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
+
+/// Everything the generated Dockerfile depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerfileInput {
+    /// The `FROM` image.
+    pub parent: String,
+    /// Names of build arguments to declare (`ARG`), from the build options.
+    pub build_args: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    /// From the settings and every plugin; de-duplicated here.
+    pub apt_packages: Vec<String>,
+    pub installer: PythonPackageInstaller,
+    /// The user's args; the installer's defaults are added when rendering.
+    pub installer_args: InstallerArgs,
+    pub cache_mount: Option<String>,
+    /// Requirements files in the context, in install order (see [`REQUIREMENT_FILES`]).
+    pub requirement_files: Vec<String>,
+    pub local_project_install_command: Option<String>,
+    /// Whether the build context's files are copied into `/app`.
+    pub include_files: bool,
+    pub user: Option<String>,
+    pub runtime_environment: BTreeMap<String, String>,
+}
+
+impl DockerfileInput {
+    /// The input for `settings` on `parent`, with the requirements files and the merged
+    /// apt packages the planner gathered.
+    pub fn from_settings(
+        parent: impl Into<String>,
+        settings: &DockerSettings,
+        requirement_files: Vec<String>,
+        apt_packages: Vec<String>,
+    ) -> Self {
+        let build_args = settings
+            .main_build_config()
+            .build_options
+            .and_then(|options| options.build_args)
+            .map(|args| args.into_keys().collect())
+            .unwrap_or_default();
+        DockerfileInput {
+            parent: parent.into(),
+            build_args,
+            environment: settings.environment.clone(),
+            apt_packages,
+            installer: settings.python_package_installer,
+            installer_args: settings.python_package_installer_args.clone(),
+            cache_mount: settings.python_package_installer_cache_mount.clone(),
+            requirement_files,
+            local_project_install_command: settings.local_project_install_command.clone(),
+            include_files: settings.includes_files(),
+            user: settings.user.clone(),
+            runtime_environment: settings.runtime_environment.clone(),
+        }
+    }
+}
+
+/// A rendered Dockerfile and the build arguments it needs (pass them to every build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dockerfile {
+    pub text: String,
+    pub build_args: BTreeMap<String, String>,
+}
+
+/// A value that cannot be written into a Dockerfile safely.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot write {what} `{value}` into the Dockerfile: {reason}")]
+pub struct DockerfileError {
+    pub what: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> DockerfileError {
+    DockerfileError {
+        what,
+        value: value.escape_debug().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Renders the Dockerfile.
+pub fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
+    check(input)?;
+    let mut lines = vec![format!("FROM {}", input.parent), "WORKDIR /app".to_owned()];
+    let mut build_args = BTreeMap::new();
+    let all_env = input.environment.values().chain(input.runtime_environment.values());
+    for value in all_env {
+        if value.contains('\n') {
+            build_args.insert(NEWLINE_ARG.to_owned(), "\n".to_owned());
+        }
+        if value.contains('\r') {
+            build_args.insert(CARRIAGE_RETURN_ARG.to_owned(), "\r".to_owned());
+        }
+    }
+    lines.extend(input.build_args.iter().map(|name| format!("ARG {name}")));
+    lines.extend(build_args.keys().map(|name| format!("ARG {name}")));
+    lines.extend(env_lines(&input.environment));
+    lines.extend(apt_line(&input.apt_packages));
+    lines.extend(install_lines(input));
+    if input.include_files {
+        lines.push("COPY . .".to_owned());
+    }
+    if let Some(command) = &input.local_project_install_command {
+        lines.push(format!("{} {command}", run_directive(input)));
+    }
+    if let Some(user) = &input.user {
+        lines.push(format!("RUN chown -R {user} ."));
+        lines.push(format!("USER {user}"));
+    }
+    lines.extend(env_lines(&input.runtime_environment));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    Ok(Dockerfile { text, build_args })
+}
+
+fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
+    check_image_reference(&input.parent).map_err(|r| invalid("parent image", &input.parent, r))?;
+    for name in &input.build_args {
+        check_env_key(name).map_err(|r| invalid("build argument", name, r))?;
+    }
+    for (key, value) in input.environment.iter().chain(&input.runtime_environment) {
+        check_env_key(key).map_err(|r| invalid("environment variable", key, r))?;
+        check_env_value(value).map_err(|r| invalid("environment value", value, r))?;
+    }
+    for package in &input.apt_packages {
+        check_apt_package(package).map_err(|r| invalid("apt package", package, r))?;
+    }
+    for (key, value) in &input.installer_args.0 {
+        check_installer_option(key).map_err(|r| invalid("installer option", key, r))?;
+        let values: &[String] = match value {
+            InstallerArg::Value(v) => std::slice::from_ref(v),
+            InstallerArg::Values(vs) => vs,
+            InstallerArg::Flag | InstallerArg::Off => &[],
+        };
+        for v in values {
+            check_single_line(v).map_err(|r| invalid("installer option value", v, r))?;
+        }
+    }
+    if let Some(mount) = &input.cache_mount
+        && (mount.is_empty() || mount.chars().any(char::is_whitespace))
+    {
+        return Err(invalid("cache mount", mount, "must be one word, e.g. type=cache,target=/root/.cache/uv"));
+    }
+    for file in &input.requirement_files {
+        check_context_path(file).map_err(|r| invalid("requirements file", file, r))?;
+    }
+    if let Some(command) = &input.local_project_install_command {
+        check_single_line(command).map_err(|r| invalid("local project install command", command, r))?;
+    }
+    if let Some(user) = &input.user {
+        check_user(user).map_err(|r| invalid("user", user, r))?;
+    }
+    Ok(())
+}
+
+fn env_lines(environment: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '_ {
+    environment
+        .iter()
+        .map(|(key, value)| format!("ENV {key}={}", quote_env_value(value)))
+}
+
+/// Double-quotes a value for Docker's `ENV` (see the module doc).
+pub fn quote_env_value(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '\n' => quoted.push_str(&format!("${{{NEWLINE_ARG}}}")),
+            '\r' => quoted.push_str(&format!("${{{CARRIAGE_RETURN_ARG}}}")),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+fn apt_line(packages: &[String]) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let unique: Vec<String> = packages
+        .iter()
+        .filter(|p| seen.insert(p.as_str()))
+        .map(|p| shell_quote(p))
+        .collect();
+    if unique.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && rm -rf /var/lib/apt/lists/*",
+        unique.join(" ")
+    ))
+}
+
+const PIP: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
+const UV: &str =
+    "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
+
+fn install_lines(input: &DockerfileInput) -> Vec<String> {
+    let mut lines = Vec::new();
+    let installs_anything =
+        !input.requirement_files.is_empty() || input.local_project_install_command.is_some();
+    if input.installer == PythonPackageInstaller::Uv && installs_anything {
+        lines.push(format!(
+            "RUN command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv"
+        ));
+    }
+    let command = match input.installer {
+        PythonPackageInstaller::Pip => PIP,
+        PythonPackageInstaller::Uv => UV,
+    };
+    let args = installer_args(input);
+    let run = run_directive(input);
+    for file in &input.requirement_files {
+        lines.push(format!("COPY {file} {file}"));
+        let args = if args.is_empty() { String::new() } else { format!(" {args}") };
+        lines.push(format!("{run} {command}{args} -r {file}"));
+    }
+    lines
+}
+
+fn run_directive(input: &DockerfileInput) -> String {
+    match &input.cache_mount {
+        Some(mount) => format!("RUN --mount={mount}"),
+        None => "RUN".to_owned(),
+    }
+}
+
+/// The installer's defaults overlaid by the user's args, as command-line words.
+pub fn installer_args(input: &DockerfileInput) -> String {
+    let defaults = match input.installer {
+        PythonPackageInstaller::Pip => InstallerArgs(vec![
+            ("no-cache-dir".into(), InstallerArg::Flag),
+            ("default-timeout".into(), InstallerArg::Value("60".into())),
+        ]),
+        PythonPackageInstaller::Uv => InstallerArgs(vec![("no-cache-dir".into(), InstallerArg::Flag)]),
+    };
+    let mut args = defaults.overlay(&input.installer_args);
+    if input.cache_mount.is_some() {
+        args.0.retain(|(key, _)| key != "no-cache-dir");
+    }
+    let mut words = Vec::new();
+    for (key, value) in &args.0 {
+        match value {
+            InstallerArg::Flag => words.push(format!("--{key}")),
+            InstallerArg::Off => {}
+            InstallerArg::Value(v) => words.push(format!("--{key}={}", shell_quote(v))),
+            InstallerArg::Values(vs) => {
+                words.extend(vs.iter().map(|v| format!("--{key}={}", shell_quote(v))))
+            }
+        }
+    }
+    words.join(" ")
+}
+
+/// POSIX shell quoting: plain words stay as they are, anything else is single-quoted.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// An environment variable (or build argument) name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn check_env_key(key: &str) -> Result<(), String> {
+    let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{key}` is not a valid environment variable name: use letters, digits and `_`, not starting with a digit"
+        ))
+    }
+}
+
+/// An environment value: anything but NUL, which no environment can hold.
+pub fn check_env_value(value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        Err("contains a NUL character, which an environment variable cannot hold".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A Debian package name (policy §5.6.1: lower-case letters, digits, `+`, `-`, `.`, at
+/// least two characters, starting alphanumeric), optionally with `:arch` and then
+/// `=version` or `/release`.
+pub fn check_apt_package(spec: &str) -> Result<(), String> {
+    let (name_arch, selector) = match spec.find(['=', '/']) {
+        Some(i) => (&spec[..i], Some(&spec[i + 1..])),
+        None => (spec, None),
+    };
+    let (name, arch) = match name_arch.split_once(':') {
+        Some((name, arch)) => (name, Some(arch)),
+        None => (name_arch, None),
+    };
+    let name_ok = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    let arch_ok = arch.is_none_or(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    let selector_ok = selector.is_none_or(|s| {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || ".+~:-_".contains(c))
+    });
+    if name_ok && arch_ok && selector_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a Debian package name (lower-case letters, digits, `+`, `-`, `.`; optionally `:arch`, `=version` or `/release`)",
+            spec.escape_debug()
+        ))
+    }
+}
+
+/// A user for `USER` and `chown`: a name or id, optionally `:group`.
+pub fn check_user(user: &str) -> Result<(), String> {
+    let part_ok = |p: &str| {
+        p.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
+    let valid = match user.split_once(':') {
+        Some((name, group)) => part_ok(name) && part_ok(group),
+        None => part_ok(user),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a user name: use a name or id of letters, digits, `_`, `.` and `-`, optionally `:group`",
+            user.escape_debug()
+        ))
+    }
+}
+
+/// An installer option name as ZenML writes it: without the leading dashes.
+pub fn check_installer_option(name: &str) -> Result<(), String> {
+    if let Some(stripped) = name.strip_prefix('-') {
+        return Err(format!(
+            "write the option without leading dashes: `{}`",
+            stripped.trim_start_matches('-')
+        ));
+    }
+    let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not an option name (letters, digits, `-` and `_`)",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// Text that goes into one `RUN` line as is: no line breaks, no trailing backslash
+/// (which would continue the instruction on the next line).
+pub fn check_single_line(text: &str) -> Result<(), String> {
+    if text.contains(['\n', '\r', '\0']) {
+        Err("must be a single line".into())
+    } else if text.trim_end().ends_with('\\') {
+        Err("must not end with a backslash (it would continue the instruction)".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn check_image_reference(image: &str) -> Result<(), String> {
+    let valid = !image.is_empty()
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/@-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err("an image reference has only letters, digits and `._:/@-`".into())
+    }
+}
+
+/// A relative path inside the build context, without `..` or characters `COPY` would
+/// interpret (`$` expands, spaces split).
+fn check_context_path(path: &str) -> Result<(), String> {
+    let valid = !path.is_empty()
+        && !path.starts_with('/')
+        && path.split('/').all(|part| !part.is_empty() && part != "..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be a relative path of letters, digits and `._-/`, without `..`".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+}
