@@ -9,5 +9,6 @@
 
 pub mod cli;
 pub mod dockerfile;
+pub mod local_env;
 pub mod plugins;
 pub mod settings;
