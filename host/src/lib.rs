@@ -8,6 +8,7 @@
 //! The `dockwright` binary is a thin CLI ([`cli`]) over these modules.
 
 pub mod cli;
+pub mod context;
 pub mod dockerfile;
 pub mod local_env;
 pub mod plugins;
