@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod context;
 pub mod dockerfile;
+pub mod engine;
 pub mod local_env;
 pub mod plugins;
 pub mod settings;

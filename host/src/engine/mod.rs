@@ -1,0 +1,176 @@
+//! Docker execution (DESIGN.md §7): everything that talks to the Docker engine, through
+//! bollard on tokio. It owns the connection (found the way the Docker CLI finds it), reuse of
+//! images by build key, builds (context streamed from the caller's tar writer, classic builder
+//! by default, BuildKit on request), tags, pushes with the user's Docker credentials, and
+//! running step containers. Nothing outside this module and `run` touches Docker.
+//!
+//! bollard's traps are handled here, not by callers: one tag per build call (the rest are
+//! applied with `tag_image`), no digest from a push (read back from `RepoDigests`), non-zero
+//! container exits reported as errors (turned back into exit codes), and a 120 s timeout that
+//! builds and long steps would exceed (they use a second client with a long one).
+
+mod builder;
+mod connect;
+mod container;
+mod context_body;
+mod error;
+mod lock;
+mod progress;
+mod push;
+mod reference;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+
+pub use builder::{BUILD_KEY_LABEL, BuildJob, Builder, BuiltImage};
+pub use connect::{DEFAULT_DOCKER_HOST, docker_host_from_env};
+pub use container::{ContainerExit, ContainerSpec, LogLine, LogStream, VolumeMount};
+pub use context_body::ContextWriter;
+pub use error::EngineError;
+pub use lock::BuildLock;
+pub use progress::{BuildProgress, BuildStep, NoProgress, PlainProgress};
+pub use push::{PushedImage, RegistryAuth};
+pub use reference::ImageReference;
+
+/// A connection to one Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    /// For requests the engine answers at once.
+    docker: Docker,
+    /// For builds, pushes and container waits, which may take hours to answer.
+    long: Docker,
+    host: String,
+}
+
+/// How [`Engine::build_once`] got its image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildOutcome {
+    pub image: BuiltImage,
+    /// True when an image with the build key already existed and nothing was built.
+    pub reused: bool,
+}
+
+impl Engine {
+    /// Connects to the engine `DOCKER_HOST` names (or the default socket) and checks that it
+    /// answers.
+    pub async fn connect() -> Result<Engine, EngineError> {
+        Engine::connect_to(&docker_host_from_env()).await
+    }
+
+    /// Connects to the engine at `host` (`unix://`, `tcp://`, `https://` or `ssh://`).
+    pub async fn connect_to(host: &str) -> Result<Engine, EngineError> {
+        let docker = connect::client_for(host)?;
+        connect::ping(&docker, host).await?;
+        // A no-op in bollard 0.21 (it never sends the version, issue #736), kept so that a
+        // fixed bollard negotiates without a change here.
+        let docker = docker.negotiate_version().await.map_err(|error| EngineError::Unreachable {
+            host: host.to_string(),
+            reason: error::engine_message(&error),
+        })?;
+        let long = docker.clone().with_timeout(connect::LONG_TIMEOUT);
+        Ok(Engine { docker, long, host: host.to_string() })
+    }
+
+    /// The address this engine was reached at.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The underlying bollard client, for requests this module does not wrap.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The id of an image carrying `dockwright.build-key=<build_key>` (the newest, should
+    /// there be several).
+    pub async fn find_by_key(&self, build_key: &str) -> Result<Option<String>, EngineError> {
+        let filters = HashMap::from([("label", vec![format!("{BUILD_KEY_LABEL}={build_key}")])]);
+        let options = ListImagesOptionsBuilder::default().filters(&filters).build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|error| EngineError::request("listing images by build key", error))?;
+        Ok(images.into_iter().max_by_key(|image| image.created).map(|image| image.id))
+    }
+
+    /// Builds `job`, streaming its progress; see [`BuildJob`]. A failed build returns
+    /// [`EngineError::BuildFailed`] with the failing instruction and its last output lines,
+    /// and leaves neither a tag nor an image carrying the build key.
+    pub async fn build(&self, job: BuildJob, progress: &mut dyn BuildProgress) -> Result<BuiltImage, EngineError> {
+        builder::build(&self.long, job, progress).await
+    }
+
+    /// Reuses the image with the job's build key if there is one (applying the job's tags
+    /// to it), and builds it otherwise. Concurrent calls for the same key, in this process
+    /// or another, build once: the others wait on a lock in `lock_dir`, then reuse.
+    pub async fn build_once(&self, job: BuildJob, progress: &mut dyn BuildProgress, lock_dir: &Path) -> Result<BuildOutcome, EngineError> {
+        let _lock = BuildLock::acquire(lock_dir, &job.build_key).await?;
+        if let Some(id) = self.find_by_key(&job.build_key).await? {
+            for tag in &job.tags {
+                self.tag(&id, tag).await?;
+            }
+            return Ok(BuildOutcome { image: BuiltImage { id, tags: job.tags }, reused: true });
+        }
+        let image = self.build(job, progress).await?;
+        Ok(BuildOutcome { image, reused: false })
+    }
+
+    /// The id of the image `name` refers to, or `None` when there is no such image.
+    pub async fn image_id(&self, name: &str) -> Result<Option<String>, EngineError> {
+        match self.docker.inspect_image(name).await {
+            Ok(image) => Ok(image.id),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(error) => Err(EngineError::request(format!("inspecting image {name}"), error)),
+        }
+    }
+
+    /// The labels of image `name`.
+    pub async fn image_labels(&self, name: &str) -> Result<HashMap<String, String>, EngineError> {
+        let image = self
+            .docker
+            .inspect_image(name)
+            .await
+            .map_err(|error| EngineError::request(format!("inspecting image {name}"), error))?;
+        Ok(image.config.and_then(|config| config.labels).unwrap_or_default())
+    }
+
+    /// Points the tag `name` at `image` (an id or another name).
+    pub async fn tag(&self, image: &str, name: &str) -> Result<(), EngineError> {
+        builder::tag_image(&self.docker, image, &ImageReference::parse(name)?).await
+    }
+
+    /// Removes the image or tag `name` (forcing, as `docker rmi -f` does).
+    pub async fn remove_image(&self, name: &str) -> Result<(), EngineError> {
+        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        self.docker
+            .remove_image(name, Some(options), None)
+            .await
+            .map(drop)
+            .map_err(|error| EngineError::request(format!("removing image {name}"), error))
+    }
+
+    /// Pushes the local tag `name` to its registry and returns the digest stored there.
+    pub async fn push(&self, name: &str, auth: &RegistryAuth) -> Result<PushedImage, EngineError> {
+        push::push(&self.long, name, auth).await
+    }
+
+    /// Runs a step's container to its end, passing each log line to `on_line`. A non-zero
+    /// exit is an `Ok` with that code; errors are the engine's.
+    pub async fn run_container(&self, spec: &ContainerSpec, on_line: &mut (dyn FnMut(&LogLine) + Send)) -> Result<ContainerExit, EngineError> {
+        container::run_container(&self.long, spec, on_line).await
+    }
+}
+
+/// Where build locks live: `$DOCKWRIGHT_CACHE_DIR/build-locks`, else the user's cache
+/// directory (`~/.cache/dockwright/build-locks`).
+pub fn default_lock_dir() -> PathBuf {
+    std::env::var_os("DOCKWRIGHT_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("dockwright")))
+        .unwrap_or_else(|| std::env::temp_dir().join("dockwright"))
+        .join("build-locks")
+}

@@ -1,0 +1,136 @@
+//! Pushing an image to its registry with the user's Docker credentials (`auths` and
+//! credential helpers in `~/.docker/config.json`, read with `docker_credential`; bollard reads
+//! none), and reading the pushed digest back from the image's `RepoDigests` (bollard's push
+//! stream carries none).
+
+use std::io::BufReader;
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::PushImageOptionsBuilder;
+use docker_credential::{CredentialRetrievalError, DockerCredential};
+use futures_util::StreamExt;
+
+use super::connect::docker_config_dir;
+use super::error::{EngineError, engine_message};
+use super::reference::ImageReference;
+
+/// Which credentials a push uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RegistryAuth {
+    /// Whatever the user's Docker config holds for the registry (none is fine: anonymous).
+    #[default]
+    FromDockerConfig,
+    /// These, regardless of the Docker config.
+    UsernamePassword { username: String, password: String },
+    /// No credentials at all.
+    Anonymous,
+}
+
+/// A pushed image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedImage {
+    /// What was pushed, e.g. `localhost:5000/team/app:v1`.
+    pub reference: String,
+    /// The manifest digest the registry stored, `sha256:...`.
+    pub digest: String,
+}
+
+impl PushedImage {
+    /// The reference by digest (`localhost:5000/team/app@sha256:...`), for runs that must use
+    /// exactly these bits.
+    pub fn pinned(&self) -> String {
+        let repository = ImageReference::parse(&self.reference).map(|r| r.repository).unwrap_or_default();
+        format!("{repository}@{}", self.digest)
+    }
+}
+
+/// Pushes `name` (which must be a local tag) and returns its digest in the registry.
+pub(crate) async fn push(docker: &Docker, name: &str, auth: &RegistryAuth) -> Result<PushedImage, EngineError> {
+    let reference = ImageReference::parse(name)?;
+    let credentials = credentials_for(&reference, auth)?;
+    let failed = |message: String| EngineError::PushFailed { image: reference.to_string(), message };
+    let options = PushImageOptionsBuilder::default().tag(&reference.tag).build();
+    let mut stream = docker.push_image(&reference.repository, Some(options), credentials);
+    while let Some(message) = stream.next().await {
+        if let Err(error) = message {
+            return Err(failed(explain_push_error(&reference, &engine_message(&error))));
+        }
+    }
+    let digest = pushed_digest(docker, &reference).await?;
+    Ok(PushedImage { reference: reference.to_string(), digest })
+}
+
+/// Adds what the user can do about the common registry refusals.
+fn explain_push_error(reference: &ImageReference, message: &str) -> String {
+    let lower = message.to_lowercase();
+    if lower.contains("unauthorized") || lower.contains("no basic auth credentials") || lower.contains("authentication required") {
+        return format!(
+            "{message} (the registry {} refused the credentials; log in with `docker login {}` or check the credentials given)",
+            reference.registry(),
+            reference.registry()
+        );
+    }
+    if lower.contains("connection refused") || lower.contains("no such host") || lower.contains("i/o timeout") {
+        return format!("{message} (the registry {} cannot be reached)", reference.registry());
+    }
+    message.to_string()
+}
+
+/// The digest the push recorded in the image's `RepoDigests` for this repository.
+async fn pushed_digest(docker: &Docker, reference: &ImageReference) -> Result<String, EngineError> {
+    let image = docker
+        .inspect_image(&reference.to_string())
+        .await
+        .map_err(|error| EngineError::request(format!("inspecting {reference} after the push"), error))?;
+    let prefix = format!("{}@", reference.repository);
+    image
+        .repo_digests
+        .unwrap_or_default()
+        .iter()
+        .find_map(|entry| entry.strip_prefix(&prefix).map(str::to_string))
+        .ok_or_else(|| EngineError::PushFailed {
+            image: reference.to_string(),
+            message: "the engine recorded no digest for the pushed image".to_string(),
+        })
+}
+
+/// The credentials bollard sends in `X-Registry-Auth`.
+fn credentials_for(reference: &ImageReference, auth: &RegistryAuth) -> Result<Option<DockerCredentials>, EngineError> {
+    let server = reference.auth_key();
+    let credential = match auth {
+        RegistryAuth::Anonymous => return Ok(None),
+        RegistryAuth::UsernamePassword { username, password } => DockerCredential::UsernamePassword(username.clone(), password.clone()),
+        RegistryAuth::FromDockerConfig => match from_docker_config(&server)? {
+            Some(credential) => credential,
+            None => return Ok(None),
+        },
+    };
+    let mut credentials = DockerCredentials { serveraddress: Some(server), ..Default::default() };
+    match credential {
+        DockerCredential::UsernamePassword(username, password) => {
+            credentials.username = Some(username);
+            credentials.password = Some(password);
+        }
+        DockerCredential::IdentityToken(token) => credentials.identitytoken = Some(token),
+    }
+    Ok(Some(credentials))
+}
+
+/// Reads the Docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`),
+/// running a credential helper where it names one. No config, or no entry for the registry,
+/// means an anonymous push; a broken config or a failing helper is an error.
+pub(crate) fn from_docker_config(server: &str) -> Result<Option<DockerCredential>, EngineError> {
+    let path = docker_config_dir().join("config.json");
+    let failed = |message: String| EngineError::Credentials { registry: server.to_string(), message };
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(failed(format!("{}: {error}", path.display()))),
+    };
+    match docker_credential::get_credential_from_reader(BufReader::new(file), server) {
+        Ok(credential) => Ok(Some(credential)),
+        Err(CredentialRetrievalError::NoCredentialConfigured) => Ok(None),
+        Err(error) => Err(failed(format!("{}: {error}", path.display()))),
+    }
+}
