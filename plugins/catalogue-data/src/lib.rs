@@ -88,6 +88,40 @@ pub fn is_component_type(name: &str) -> bool {
     COMPONENT_TYPES.contains(&name)
 }
 
+/// What a set of integrations adds to an image, in the order they were added: requirement
+/// lines with their origin, apt packages, and notes for the user. Merging, de-duplication and
+/// sorting are the host's job.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Additions {
+    /// `(line, origin)` pairs.
+    pub requirements: Vec<(String, String)>,
+    pub apt_packages: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Additions {
+    /// Adds what `integration` needs on `os`/`arch`, each line attributed to `origin`.
+    pub fn add(&mut self, integration: &Integration, os: &str, arch: &str, origin: &str) {
+        let lines = integration.requirements_for(os, arch);
+        if lines.is_empty() {
+            // Said out loud because a user asking for an integration expects it to add
+            // something (ZenML lists no packages for e.g. `airflow` or `kaniko`).
+            self.notes.push(format!(
+                "{origin}: ZenML {ZENML_VERSION} lists no Python requirements for integration \
+                 `{}` on {os}/{arch}",
+                integration.name
+            ));
+        }
+        self.requirements.extend(
+            lines
+                .iter()
+                .map(|line| (line.to_string(), origin.to_string())),
+        );
+        self.apt_packages
+            .extend(integration.apt_packages.iter().map(|p| p.to_string()));
+    }
+}
+
 /// Docker's spelling of an architecture name, which the variants use: the kernel's names
 /// (`uname -m`, Python's `platform.machine()`) are accepted too.
 fn docker_arch(arch: &str) -> String {

@@ -229,3 +229,42 @@ fn flavors_map_to_the_integrations_zenml_installs() {
     let artifact_stores: Vec<&str> = flavor_names("artifact_store").collect();
     assert!(artifact_stores.contains(&"s3") && artifact_stores.contains(&"local"));
 }
+
+#[test]
+fn additions_keep_order_and_origins_and_note_empty_integrations() {
+    let mut out = Additions::default();
+    out.add(
+        integration("lightgbm").unwrap(),
+        "linux",
+        "amd64",
+        "integration lightgbm",
+    );
+    out.add(
+        integration("kaniko").unwrap(),
+        "linux",
+        "amd64",
+        "integration kaniko",
+    );
+    out.add(
+        integration("pandas").unwrap(),
+        "linux",
+        "amd64",
+        "x → integration pandas",
+    );
+    assert_eq!(
+        out.requirements,
+        vec![
+            (
+                "lightgbm>=1.0.0".to_string(),
+                "integration lightgbm".to_string()
+            ),
+            (
+                "pandas>=2.0.0".to_string(),
+                "x → integration pandas".to_string()
+            ),
+        ]
+    );
+    assert_eq!(out.apt_packages, vec!["libgomp1".to_string()]);
+    assert_eq!(out.notes.len(), 1);
+    assert!(out.notes[0].contains("`kaniko`"), "{:?}", out.notes);
+}
