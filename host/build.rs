@@ -7,7 +7,7 @@ mod wasm_plugins;
 use std::path::{Path, PathBuf};
 
 /// Built-in plugins, in the order the host lists them.
-const BUILTINS: &[&str] = &["requirements", "local-env"];
+const BUILTINS: &[&str] = &["requirements", "local-env", "integrations", "stack"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
