@@ -69,6 +69,16 @@ pub struct Plugin {
     pre: v1::PluginPre<HostState>,
 }
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("manifest", &self.manifest)
+            .field("digest", &self.digest)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Plugin {
     /// `name version`, as errors name it.
     pub fn label(&self) -> String {

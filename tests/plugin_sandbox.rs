@@ -1,0 +1,511 @@
+//! The plugin sandbox against real compiled plugins: hostile fixtures (built by this package's
+//! build script) must each fail with their specific error, and the same runtime must then
+//! serve a good plugin normally.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dockwright::plugins::{
+    ErrorKind, Grants, GuestError, Limits, Origin, Platform, Plugin, PluginError, Request, Runtime,
+    builtin, load_file,
+};
+use dockwright_tests::fixture;
+use serde_json::json;
+
+/// Generous deadline: calls that should succeed must not time out on a loaded CI machine.
+fn runtime(cache: &Path) -> Runtime {
+    runtime_with_deadline(cache, Duration::from_secs(30))
+}
+
+fn runtime_with_deadline(cache: &Path, deadline: Duration) -> Runtime {
+    let limits = Limits {
+        deadline,
+        memory: 64 << 20,
+        ..Limits::default()
+    };
+    Runtime::new(cache.join("components"), limits).expect("runtime")
+}
+
+fn request(settings: serde_json::Value, grants: Grants) -> Request {
+    Request {
+        platform: Platform::default(),
+        settings,
+        base_dir: PathBuf::from("/"),
+        grants,
+    }
+}
+
+fn hostile(rt: &Runtime) -> Plugin {
+    load_file(rt, &fixture("hostile")).expect("hostile fixture loads")
+}
+
+fn call(
+    rt: &Runtime,
+    plugin: &Plugin,
+    mode: &str,
+) -> Result<dockwright::plugins::Contribution, PluginError> {
+    call_with(rt, plugin, json!({"mode": mode}), Grants::default())
+}
+
+fn call_with(
+    rt: &Runtime,
+    plugin: &Plugin,
+    settings: serde_json::Value,
+    grants: Grants,
+) -> Result<dockwright::plugins::Contribution, PluginError> {
+    rt.contribute(plugin, &request(settings, grants))
+        .map(|o| o.value)
+}
+
+/// After any failure, the same runtime still serves plugins normally.
+fn assert_still_serves(rt: &Runtime, plugin: &Plugin) {
+    let ok = call(rt, plugin, "ok").expect("a good call after a failure");
+    assert_eq!(ok.requirements[0].line, "six==1.16.0");
+    assert_eq!(ok.apt_packages, ["git"]);
+}
+
+#[test]
+fn a_good_call_returns_the_contribution_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    assert_eq!(plugin.manifest.name, "hostile");
+    assert!(plugin.digest.starts_with("sha256:") && plugin.digest.len() == 71);
+    let outcome = rt
+        .contribute(&plugin, &request(json!({"mode": "ok"}), Grants::default()))
+        .unwrap();
+    assert_eq!(outcome.value.requirements[0].origin, "hostile");
+    assert_eq!(outcome.logs.len(), 1);
+    assert_eq!(
+        (outcome.logs[0].level, outcome.logs[0].message.as_str()),
+        ("info", "all good")
+    );
+}
+
+#[test]
+fn an_infinite_loop_hits_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime_with_deadline(dir.path(), Duration::from_secs(2));
+    let plugin = hostile(&rt);
+    let started = Instant::now();
+    let err = call(&rt, &plugin, "loop").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Timeout(d) if d == Duration::from_secs(2)),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the deadline did not stop the loop in time"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("plugin hostile 0.1.0: timed out"),
+        "{err}"
+    );
+    assert_still_serves(&rt, &plugin);
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let err = call(&rt, &plugin, "memory").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::MemoryLimit(limit) if limit == 64 << 20),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("exceeded its memory limit of 64 MiB"),
+        "{err}"
+    );
+    assert_still_serves(&rt, &plugin);
+}
+
+#[test]
+fn files_are_invisible_without_a_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "read", "path": "/etc/passwd"}),
+        Grants::default(),
+    )
+    .unwrap_err();
+    match &err.kind {
+        ErrorKind::Guest(GuestError::Unavailable(m)) => {
+            assert!(m.starts_with("/etc/passwd: "), "{m}")
+        }
+        other => panic!("expected the read to fail inside the plugin, got {other:?}"),
+    }
+    assert_still_serves(&rt, &plugin);
+}
+
+#[test]
+fn a_read_grant_is_read_only_and_limited_to_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let granted = dir.path().join("granted");
+    std::fs::create_dir(&granted).unwrap();
+    std::fs::write(granted.join("requirements.txt"), "numpy==2.1.0\n").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "secret\n").unwrap();
+    let grants = Grants {
+        read: vec![granted.clone()],
+        exec: vec![],
+    };
+
+    let inside = granted.join("requirements.txt").display().to_string();
+    let ok = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "read", "path": inside}),
+        grants.clone(),
+    )
+    .unwrap();
+    assert_eq!(ok.requirements[0].line, "numpy==2.1.0");
+
+    let outside = dir.path().join("secret.txt").display().to_string();
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "read", "path": outside}),
+        grants.clone(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Guest(GuestError::Unavailable(_))),
+        "{err}"
+    );
+    let escape = granted.join("../secret.txt").display().to_string();
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "read", "path": escape}),
+        grants.clone(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Guest(GuestError::Unavailable(_))),
+        "{err}"
+    );
+
+    let target = granted.join("new.txt");
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "write", "path": target.display().to_string()}),
+        grants,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Guest(GuestError::Unavailable(_))),
+        "{err}"
+    );
+    assert!(!target.exists(), "a read-only grant let the plugin write");
+}
+
+#[test]
+fn sockets_and_environment_are_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    // A listener on loopback, so a connect would succeed if the sandbox allowed it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _ = port;
+    let err = call(&rt, &plugin, "socket").unwrap_err();
+    match &err.kind {
+        ErrorKind::Guest(GuestError::Unavailable(m)) => assert!(m.starts_with("connect: "), "{m}"),
+        other => panic!("expected the connect to be refused, got {other:?}"),
+    }
+    // SAFETY: tests in this binary do not read this variable concurrently.
+    unsafe { std::env::set_var("DOCKWRIGHT_SECRET_TOKEN", "hunter2") };
+    let env = call(&rt, &plugin, "env").unwrap();
+    assert_eq!(env.notes, ["0 environment variables: "]);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let err = call(&rt, &plugin, "panic").unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Crashed(_)), "{err}");
+    assert!(
+        err.stderr
+            .contains("the hostile plugin panicked on purpose"),
+        "stderr: {}",
+        err.stderr
+    );
+    let text = err.to_string();
+    assert!(text.starts_with("plugin hostile 0.1.0: crashed"), "{text}");
+    assert!(text.contains("panicked on purpose"), "{text}");
+    assert_still_serves(&rt, &plugin);
+}
+
+#[test]
+fn oversized_and_malformed_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let err = call(&rt, &plugin, "oversized").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::OutputTooLarge { limit, size } if limit == 1 << 20 && size > limit),
+        "{err}"
+    );
+    let err = call(&rt, &plugin, "malformed").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::MalformedOutput(ref m) if m.contains("control character")),
+        "{err}"
+    );
+    let err = call(&rt, &plugin, "bad-apt").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::MalformedOutput(ref m) if m.contains("not a Debian package name")),
+        "{err}"
+    );
+    assert_still_serves(&rt, &plugin);
+}
+
+#[test]
+fn exec_needs_a_grant_that_the_manifest_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    // Not granted.
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "exec", "path": "true"}),
+        Grants::default(),
+    )
+    .unwrap_err();
+    match &err.kind {
+        ErrorKind::Guest(GuestError::Unavailable(m)) => {
+            assert!(m.contains("running `true` was refused"), "{m}");
+            assert!(
+                m.contains("grants:"),
+                "the message says how to grant it: {m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Granted, and asked for in the manifest (`exec:true`).
+    let grants = Grants {
+        read: vec![],
+        exec: vec!["true".into()],
+    };
+    let ok = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "exec", "path": "true"}),
+        grants,
+    )
+    .unwrap();
+    assert_eq!(ok.notes, ["status 0"]);
+    // Granted, but the manifest never asked for it: still refused.
+    let grants = Grants {
+        read: vec![],
+        exec: vec!["false".into()],
+    };
+    let err = call_with(
+        &rt,
+        &plugin,
+        json!({"mode": "exec", "path": "false"}),
+        grants,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("running `false` was refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn typed_errors_from_the_plugin_arrive_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let err = call(&rt, &plugin, "unknown").unwrap_err();
+    assert!(
+        matches!(&err.kind, ErrorKind::Guest(GuestError::UnknownName { name, suggestions }) if name == "pytorhc" && suggestions == &["pytorch"]),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin hostile 0.1.0: unknown name `pytorhc`; did you mean `pytorch`?"
+    );
+    let err = call(&rt, &plugin, "no-such-mode").unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Guest(GuestError::InvalidInput(_))),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_core_modules_and_other_api_lines_are_refused_before_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"\x7fELF this is not wasm at all \x00\x01\x02").unwrap();
+    let err = load_file(&rt, &garbage).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::NotAComponent(_)), "{err}");
+    assert!(err.to_string().contains("garbage.wasm"), "{err}");
+
+    // A valid core module, not a component: the 8-byte header of an empty module.
+    let err = rt
+        .load(b"\0asm\x01\0\0\0", Origin::Builtin, "core.wasm")
+        .unwrap_err();
+    assert!(err.to_string().contains("core wasm module"), "{err}");
+
+    let missing = load_file(&rt, &dir.path().join("nope.wasm")).unwrap_err();
+    assert!(
+        matches!(missing.kind, ErrorKind::Unreadable(_)),
+        "{missing}"
+    );
+
+    let err = load_file(&rt, &fixture("future-api")).unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::IncompatibleApi { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin future-api 0.1.0: needs plugin API ^2.0; this host supports 1.0.0"
+    );
+    assert_eq!(
+        rt.compiles(),
+        0,
+        "nothing may be compiled for a refused plugin"
+    );
+
+    // The same runtime still serves a good plugin.
+    assert_still_serves(&rt, &hostile(&rt));
+}
+
+#[test]
+fn a_component_without_a_manifest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let wasm = std::fs::read(fixture("hostile")).unwrap();
+    let stripped = strip_manifest(&wasm);
+    let err = rt
+        .load(&stripped, Origin::Builtin, "stripped.wasm")
+        .unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::Manifest(ref m) if m.contains("no `dockwright-manifest` section")),
+        "{err}"
+    );
+}
+
+/// Renames the manifest section (same length), as if it had never been written.
+fn strip_manifest(wasm: &[u8]) -> Vec<u8> {
+    let needle = b"dockwright-manifest";
+    let mut out = wasm.to_vec();
+    let at = out
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("manifest section name");
+    out[at..at + needle.len()].copy_from_slice(b"something-else-xyz!");
+    out
+}
+
+#[test]
+fn compiled_components_are_cached_and_a_warm_load_compiles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cold = runtime(dir.path());
+    hostile(&cold);
+    assert_eq!(cold.compiles(), 1);
+    hostile(&cold);
+    assert_eq!(
+        cold.compiles(),
+        1,
+        "a second load in the same process compiled again"
+    );
+    let cached: Vec<_> = std::fs::read_dir(dir.path().join("components"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1);
+
+    let warm = runtime(dir.path());
+    let plugin = hostile(&warm);
+    assert_eq!(warm.compiles(), 0, "a warm run compiled");
+    assert_still_serves(&warm, &plugin);
+    drop((plugin, warm, cold));
+
+    // A corrupted cache entry is recompiled, never trusted. (Replaced by a rename, as the
+    // cache itself writes: overwriting a mapped file in place is undefined behaviour.)
+    let entry = cached[0].as_ref().unwrap().path();
+    let corrupt = dir.path().join("corrupt");
+    std::fs::write(&corrupt, b"not a compiled component").unwrap();
+    std::fs::rename(&corrupt, &entry).unwrap();
+    let again = runtime(dir.path());
+    assert_still_serves(&again, &hostile(&again));
+    assert_eq!(again.compiles(), 1);
+}
+
+#[test]
+fn the_builtin_requirements_plugin_reads_a_list_and_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let (_, wasm) = builtin::PLUGINS
+        .iter()
+        .find(|(n, _)| *n == "requirements")
+        .unwrap();
+    let plugin = rt.load(wasm, Origin::Builtin, "requirements").unwrap();
+    let list = call_with(
+        &rt,
+        &plugin,
+        json!({"requirements": ["pandas>=2.0", "pyarrow"]}),
+        Grants::default(),
+    )
+    .unwrap();
+    let lines: Vec<_> = list.requirements.iter().map(|r| r.line.as_str()).collect();
+    assert_eq!(lines, ["pandas>=2.0", "pyarrow"]);
+
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("requirements.txt"),
+        "# pinned\ntorch==2.3.1\n-r extra.txt\n\nscipy>=1.11\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("extra.txt"), "tqdm\n").unwrap();
+    let req = Request {
+        platform: Platform::default(),
+        settings: json!({"requirements": "requirements.txt"}),
+        base_dir: project.clone(),
+        grants: Grants {
+            read: vec![project.clone()],
+            exec: vec![],
+        },
+    };
+    let file = rt.contribute(&plugin, &req).unwrap().value;
+    let lines: Vec<_> = file
+        .requirements
+        .iter()
+        .map(|r| (r.line.as_str(), r.origin.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("torch==2.3.1", "requirements.txt:2"),
+            ("tqdm", "extra.txt:1"),
+            ("scipy>=1.11", "requirements.txt:5")
+        ]
+    );
+
+    let missing = Request {
+        settings: json!({"requirements": "nope.txt"}),
+        ..req
+    };
+    let err = rt.contribute(&plugin, &missing).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("plugin requirements 1.0.0: unavailable: nope.txt: "),
+        "{err}"
+    );
+}
