@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use super::reader::{Ctx, Fields, Result, has_key, index, join};
 use super::yaml::{Node, Position, Value};
@@ -291,7 +291,9 @@ impl LocalEnvironmentExport {
         let words: &[&str] = match self {
             LocalEnvironmentExport::PipFreeze => &["pip", "freeze"],
             LocalEnvironmentExport::UvFreeze => &["uv", "pip", "freeze"],
-            LocalEnvironmentExport::PoetryExport => &["poetry", "export", "--format=requirements.txt"],
+            LocalEnvironmentExport::PoetryExport => {
+                &["poetry", "export", "--format=requirements.txt"]
+            }
             LocalEnvironmentExport::Command(words) => return words.clone(),
         };
         words.iter().map(|w| w.to_string()).collect()
@@ -412,7 +414,11 @@ pub fn migrate_source_files(ctx: &mut Ctx, node: &Node, path: &str) -> Result<No
     if value.is_null() {
         return Ok(without_key(node, "source_files"));
     }
-    ctx.warn(key.at, &field, deprecated("source_files", "allow_including_files_in_images"));
+    ctx.warn(
+        key.at,
+        &field,
+        deprecated("source_files", "allow_including_files_in_images"),
+    );
     if ALLOW_FIELDS.iter().any(|f| has_key(node, f)) {
         ctx.warn(
             key.at,
@@ -483,12 +489,18 @@ pub fn parse(ctx: &mut Ctx, node: &Node, path: &str) -> Result<(DockerSettings, 
         build_context_root: ctx.opt_string(&f, "build_context_root")?,
         parent_image_build_config: build_config(ctx, &f, "parent_image_build_config")?,
         build_config: build_config(ctx, &f, "build_config")?,
-        skip_build: ctx.opt_bool(&f, "skip_build")?.unwrap_or(defaults.skip_build),
+        skip_build: ctx
+            .opt_bool(&f, "skip_build")?
+            .unwrap_or(defaults.skip_build),
         prevent_build_reuse: ctx.opt_bool(&f, "prevent_build_reuse")?.unwrap_or(false),
         target_repository: target_repository(ctx, &f)?,
         image_tag: image_tag(ctx, &f)?,
         python_package_installer: installer(ctx, &f)?,
-        python_package_installer_cache_mount: single_word(ctx, &f, "python_package_installer_cache_mount")?,
+        python_package_installer_cache_mount: single_word(
+            ctx,
+            &f,
+            "python_package_installer_cache_mount",
+        )?,
         python_package_installer_args: installer_args(ctx, &f)?,
         replicate_local_python_environment: local_export(ctx, &f)?,
         pyproject_path: ctx.opt_string(&f, "pyproject_path")?,
@@ -529,7 +541,8 @@ pub fn validate(
             "settings that specify `skip_build: true` must also give a `parent_image` (the image used as is)",
         ));
     }
-    if settings.local_project_install_command.is_some() && !settings.allow_including_files_in_images {
+    if settings.local_project_install_command.is_some() && !settings.allow_including_files_in_images
+    {
         return Err(ctx.error_with_help(
             position("local_project_install_command"),
             &join(path, "local_project_install_command"),
@@ -559,7 +572,11 @@ fn image_reference(ctx: &Ctx, f: &Fields, key: &str) -> Result<Option<String>> {
     if let (Some(image), Some(node)) = (&value, f.get(key))
         && image.chars().any(char::is_whitespace)
     {
-        return Err(ctx.error(node.at, &f.path(key), format!("`{image}` is not an image reference: it contains whitespace")));
+        return Err(ctx.error(
+            node.at,
+            &f.path(key),
+            format!("`{image}` is not an image reference: it contains whitespace"),
+        ));
     }
     Ok(value)
 }
@@ -570,7 +587,8 @@ fn target_repository(ctx: &Ctx, f: &Fields) -> Result<Option<String>> {
     if let (Some(repo), Some(node)) = (&value, f.get(key)) {
         let valid_component = |c: &str| {
             !c.is_empty()
-                && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
                 && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
         };
         if !repo.split('/').all(valid_component) {
@@ -591,7 +609,9 @@ fn image_tag(ctx: &Ctx, f: &Fields) -> Result<Option<String>> {
     if let (Some(tag), Some(node)) = (&value, f.get(key)) {
         let valid = tag.len() <= 128
             && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid {
             return Err(ctx.error_with_help(
                 node.at,
@@ -612,7 +632,11 @@ fn installer(ctx: &Ctx, f: &Fields) -> Result<PythonPackageInstaller> {
     match ctx.string(node, &f.path(key))?.as_str() {
         "pip" => Ok(PythonPackageInstaller::Pip),
         "uv" => Ok(PythonPackageInstaller::Uv),
-        other => Err(ctx.error(node.at, &f.path(key), format!("expected `pip` or `uv`, found `{other}`"))),
+        other => Err(ctx.error(
+            node.at,
+            &f.path(key),
+            format!("expected `pip` or `uv`, found `{other}`"),
+        )),
     }
 }
 
@@ -680,7 +704,9 @@ fn installer_value(ctx: &Ctx, node: &Node, path: &str) -> Result<String> {
 
 fn local_export(ctx: &Ctx, f: &Fields) -> Result<Option<LocalEnvironmentExport>> {
     let key = "replicate_local_python_environment";
-    let Some(node) = f.get(key) else { return Ok(None) };
+    let Some(node) = f.get(key) else {
+        return Ok(None);
+    };
     let path = f.path(key);
     let expected = "`pip_freeze`, `uv_freeze`, `poetry_export`, true, false or a command list";
     match &node.value {
@@ -705,15 +731,26 @@ fn local_export(ctx: &Ctx, f: &Fields) -> Result<Option<LocalEnvironmentExport>>
                         other.split_whitespace().collect::<Vec<_>>()
                     ),
                 };
-                Err(ctx.error_with_help(node.at, &path, format!("expected {expected}, found `{other}`"), help))
+                Err(ctx.error_with_help(
+                    node.at,
+                    &path,
+                    format!("expected {expected}, found `{other}`"),
+                    help,
+                ))
             }
         },
-        _ => Err(ctx.error(node.at, &path, format!("expected {expected}, found {}", node.kind()))),
+        _ => Err(ctx.error(
+            node.at,
+            &path,
+            format!("expected {expected}, found {}", node.kind()),
+        )),
     }
 }
 
 fn command_list(ctx: &Ctx, f: &Fields, key: &str) -> Result<Option<Vec<String>>> {
-    let Some(node) = f.get(key) else { return Ok(None) };
+    let Some(node) = f.get(key) else {
+        return Ok(None);
+    };
     let words = ctx.string_list(node, &f.path(key))?;
     if words.is_empty() {
         return Err(ctx.error(node.at, &f.path(key), "the command list must not be empty"));
@@ -723,7 +760,9 @@ fn command_list(ctx: &Ctx, f: &Fields, key: &str) -> Result<Option<Vec<String>>>
 
 fn requirements(ctx: &Ctx, f: &Fields) -> Result<Option<Requirements>> {
     let key = "requirements";
-    let Some(node) = f.get(key) else { return Ok(None) };
+    let Some(node) = f.get(key) else {
+        return Ok(None);
+    };
     let path = f.path(key);
     match &node.value {
         Value::Seq(_) => {
@@ -760,7 +799,9 @@ fn apt_packages(ctx: &Ctx, f: &Fields) -> Result<Vec<String>> {
 }
 
 fn environment(ctx: &Ctx, f: &Fields, key: &str) -> Result<BTreeMap<String, String>> {
-    let Some(node) = f.get(key) else { return Ok(BTreeMap::new()) };
+    let Some(node) = f.get(key) else {
+        return Ok(BTreeMap::new());
+    };
     check_environment(ctx, node, &f.path(key))
 }
 
@@ -800,7 +841,9 @@ fn user(ctx: &Ctx, f: &Fields) -> Result<Option<String>> {
 }
 
 fn build_config(ctx: &mut Ctx, f: &Fields, key: &str) -> Result<Option<DockerBuildConfig>> {
-    let Some(node) = f.get(key) else { return Ok(None) };
+    let Some(node) = f.get(key) else {
+        return Ok(None);
+    };
     let path = f.path(key);
     let config = ctx.fields(node, &path, &["build_options", "dockerignore"])?;
     Ok(Some(DockerBuildConfig {
@@ -839,7 +882,9 @@ fn build_options(ctx: &mut Ctx, node: &Node, path: &str) -> Result<DockerBuildOp
                         format!("`{given}` is not a known build option and is passed through as `--{}`; did you mean `{typed}`?", given.replace('_', "-")),
                     );
                 }
-                options.extra.push(((*given).to_owned(), ctx.json(value, &value_path)?));
+                options
+                    .extra
+                    .push(((*given).to_owned(), ctx.json(value, &value_path)?));
             }
         }
     }
@@ -855,7 +900,10 @@ fn canonical_option(
     at: Position,
     path: &str,
 ) -> Result<&'static str> {
-    if let Some(&(alias, name)) = DockerBuildOptions::ALIASES.iter().find(|(alias, _)| *alias == given) {
+    if let Some(&(alias, name)) = DockerBuildOptions::ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == given)
+    {
         if entries.iter().any(|(k, _)| *k == name) {
             return Err(ctx.error(
                 at,
@@ -876,7 +924,11 @@ fn build_args(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, Str
     let args = ctx.string_map(node, path)?;
     for (name, value) in ctx.string_keyed(node, path)? {
         if let Err(message) = dockerfile::check_env_key(name) {
-            return Err(ctx.error(value.at, &join(path, name), message.replace("environment variable", "build argument")));
+            return Err(ctx.error(
+                value.at,
+                &join(path, name),
+                message.replace("environment variable", "build argument"),
+            ));
         }
     }
     Ok(args)
@@ -884,8 +936,14 @@ fn build_args(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, Str
 
 fn deprecated_build_options(ctx: &mut Ctx, f: &Fields) -> Result<Option<DockerBuildOptions>> {
     let key = "build_options";
-    let Some(node) = f.get(key) else { return Ok(None) };
-    ctx.warn(node.at, &f.path(key), deprecated(key, "build_config.build_options"));
+    let Some(node) = f.get(key) else {
+        return Ok(None);
+    };
+    ctx.warn(
+        node.at,
+        &f.path(key),
+        deprecated(key, "build_config.build_options"),
+    );
     build_options(ctx, node, &f.path(key)).map(Some)
 }
 
@@ -893,7 +951,11 @@ fn deprecated_dockerignore(ctx: &mut Ctx, f: &Fields) -> Result<Option<String>> 
     let key = "dockerignore";
     let value = ctx.opt_string(f, key)?;
     if let Some(node) = f.get(key) {
-        ctx.warn(node.at, &f.path(key), deprecated(key, "build_config.dockerignore"));
+        ctx.warn(
+            node.at,
+            &f.path(key),
+            deprecated(key, "build_config.dockerignore"),
+        );
     }
     Ok(value)
 }
@@ -901,7 +963,10 @@ fn deprecated_dockerignore(ctx: &mut Ctx, f: &Fields) -> Result<Option<String>> 
 /// Fields Dockwright accepts for compatibility with ZenML settings but does not use.
 fn accept_without_effect(ctx: &mut Ctx, f: &Fields) -> Result<()> {
     const NO_SERVER: &str = "has no effect in Dockwright: there is no artifact store or code repository to download code from; code goes into the image when `allow_including_files_in_images` is true";
-    for key in ["allow_download_from_code_repository", "allow_download_from_artifact_store"] {
+    for key in [
+        "allow_download_from_code_repository",
+        "allow_download_from_artifact_store",
+    ] {
         if let Some(node) = f.get(key)
             && ctx.bool(node, &f.path(key))?
         {
@@ -928,7 +993,11 @@ fn accept_without_effect(ctx: &mut Ctx, f: &Fields) -> Result<()> {
     for key in ["copy_files", "copy_global_config"] {
         if let Some(node) = f.get(key) {
             ctx.bool(node, &f.path(key))?;
-            ctx.warn(node.at, &f.path(key), format!("`{key}` is deprecated (as in ZenML) and has no effect"));
+            ctx.warn(
+                node.at,
+                &f.path(key),
+                format!("`{key}` is deprecated (as in ZenML) and has no effect"),
+            );
         }
     }
     if let Some(node) = f.get("required_hub_plugins") {

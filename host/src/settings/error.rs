@@ -113,10 +113,7 @@ fn write_snippet(
         .take(column.saturating_sub(1) as usize)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    write!(
-        f,
-        "\n {gutter} |\n {number} | {text}\n {gutter} | {lead}^"
-    )
+    write!(f, "\n {gutter} |\n {number} | {text}\n {gutter} | {lead}^")
 }
 
 /// Something worth telling the user that does not stop the load (a deprecated field, a
@@ -131,7 +128,12 @@ pub struct Warning {
 }
 
 impl Warning {
-    pub fn new(file: &Path, at: Position, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &Path,
+        at: Position,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Warning {
             file: file.to_owned(),
             line: at.line,
@@ -162,7 +164,8 @@ pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> O
     known
         .into_iter()
         .map(|name| {
-            let score = strsim::normalized_damerau_levenshtein(&unknown_lower, &name.to_lowercase());
+            let score =
+                strsim::normalized_damerau_levenshtein(&unknown_lower, &name.to_lowercase());
             (score, name)
         })
         .filter(|(score, _)| *score >= 0.6)
@@ -194,8 +197,13 @@ mod tests {
         )
         .with_help(Some("write it as a list: [git]".into()));
         let text = d.to_string();
-        assert!(text.starts_with("p/dockwright.yaml:4:19: `settings.docker.apt_packages`: expected"));
-        assert!(text.contains(" 4 |     apt_packages: git\n   |                   ^"), "{text}");
+        assert!(
+            text.starts_with("p/dockwright.yaml:4:19: `settings.docker.apt_packages`: expected")
+        );
+        assert!(
+            text.contains(" 4 |     apt_packages: git\n   |                   ^"),
+            "{text}"
+        );
         assert!(text.ends_with("help: write it as a list: [git]"));
     }
 

@@ -154,7 +154,12 @@ impl Pipeline {
 
     /// An error about a field found after loading (e.g. by the planner), pointing at the
     /// field's place in the file when it is there, else at the start of the file.
-    pub fn error_at(&self, field: &str, message: impl Into<String>, help: Option<String>) -> SettingsError {
+    pub fn error_at(
+        &self,
+        field: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> SettingsError {
         let at = self.position(field).unwrap_or(Position::new(1, 1));
         Diagnostic::new(&self.file, &self.source, at, field, message)
             .with_help(help)
@@ -191,9 +196,19 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
 
     let docker_node = settings_docker(&mut ctx, top.get("settings"), "settings")?;
     let (docker, positions) = docker::parse(&mut ctx, &docker_node, "settings.docker")?;
-    docker::validate(&mut ctx, &docker, &positions, docker_node.at, "settings.docker")?;
+    docker::validate(
+        &mut ctx,
+        &docker,
+        &positions,
+        docker_node.at,
+        "settings.docker",
+    )?;
 
-    let plugins = top.get("plugins").map(|n| plugins(&ctx, n)).transpose()?.unwrap_or_default();
+    let plugins = top
+        .get("plugins")
+        .map(|n| plugins(&ctx, n))
+        .transpose()?
+        .unwrap_or_default();
     let grants = top
         .get("grants")
         .map(|n| grants(&ctx, n, &base_dir))
@@ -234,8 +249,13 @@ fn parse_yaml(ctx: &Ctx, source: &str) -> Result<Node> {
 /// The `docker` mapping of a `settings` node (with the `source_files` migration applied),
 /// or an empty mapping.
 fn settings_docker(ctx: &mut Ctx, settings: Option<&Node>, path: &str) -> Result<Node> {
-    let empty = Node::new(Value::Map(Vec::new()), settings.map(|n| n.at).unwrap_or_default());
-    let Some(settings) = settings else { return Ok(empty) };
+    let empty = Node::new(
+        Value::Map(Vec::new()),
+        settings.map(|n| n.at).unwrap_or_default(),
+    );
+    let Some(settings) = settings else {
+        return Ok(empty);
+    };
     let fields = ctx.fields(settings, path, SETTINGS_KEYS)?;
     match fields.get("docker") {
         Some(docker) => {
@@ -253,7 +273,11 @@ fn stack(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<Stack> {
             let written = ctx.non_empty_string(node, "stack")?;
             let path = base_dir.join(&written);
             let source = std::fs::read_to_string(&path).map_err(|err| {
-                ctx.error(node.at, "stack", format!("cannot read the stack file {}: {err}", path.display()))
+                ctx.error(
+                    node.at,
+                    "stack",
+                    format!("cannot read the stack file {}: {err}", path.display()),
+                )
             })?;
             let stack_ctx = Ctx::new(&path, &source);
             let root = parse_yaml(&stack_ctx, &source)?;
@@ -282,12 +306,22 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
         };
         components.insert((*kind).to_owned(), StackComponent { flavor });
     }
-    Ok(Stack { file: None, components })
+    Ok(Stack {
+        file: None,
+        components,
+    })
 }
 
 fn plugins(ctx: &Ctx, node: &Node) -> Result<Vec<PluginPin>> {
     let Value::Seq(items) = &node.value else {
-        return Err(ctx.error(node.at, "plugins", format!("expected a list of {{name, version}}, found {}", node.kind())));
+        return Err(ctx.error(
+            node.at,
+            "plugins",
+            format!(
+                "expected a list of {{name, version}}, found {}",
+                node.kind()
+            ),
+        ));
     };
     let mut pins: Vec<PluginPin> = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -310,7 +344,11 @@ fn plugins(ctx: &Ctx, node: &Node) -> Result<Vec<PluginPin>> {
         };
         let written = ctx.non_empty_string(version_node, &fields.path("version"))?;
         let version = semver::VersionReq::parse(&written).map_err(|err| {
-            ctx.error(version_node.at, &fields.path("version"), format!("`{written}` is not a semver range: {err}"))
+            ctx.error(
+                version_node.at,
+                &fields.path("version"),
+                format!("`{written}` is not a semver range: {err}"),
+            )
         })?;
         pins.push(PluginPin { name, version });
     }
@@ -339,16 +377,29 @@ fn grants(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<BTreeMap<String, Gr
     Ok(grants)
 }
 
-fn steps(ctx: &mut Ctx, node: &Node, pipeline_docker: &Node, pipeline: &DockerSettings) -> Result<Vec<Step>> {
+fn steps(
+    ctx: &mut Ctx,
+    node: &Node,
+    pipeline_docker: &Node,
+    pipeline: &DockerSettings,
+) -> Result<Vec<Step>> {
     let Value::Seq(items) = &node.value else {
-        return Err(ctx.error(node.at, "steps", format!("expected a list of steps, found {}", node.kind())));
+        return Err(ctx.error(
+            node.at,
+            "steps",
+            format!("expected a list of steps, found {}", node.kind()),
+        ));
     };
     let mut steps: Vec<Step> = Vec::new();
     let mut after_nodes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let (step, after_node) = step(ctx, item, &index("steps", i), pipeline_docker, pipeline)?;
         if steps.iter().any(|s| s.name == step.name) {
-            return Err(ctx.error(item.at, &index("steps", i), format!("step `{}` is defined twice", step.name)));
+            return Err(ctx.error(
+                item.at,
+                &index("steps", i),
+                format!("step `{}` is defined twice", step.name),
+            ));
         }
         steps.push(step);
         after_nodes.push(after_node);
@@ -390,7 +441,13 @@ fn step(
         Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?,
         None => BTreeMap::new(),
     };
-    let docker = step_docker(ctx, fields.get("settings"), &fields.path("settings"), pipeline_docker, pipeline)?;
+    let docker = step_docker(
+        ctx,
+        fields.get("settings"),
+        &fields.path("settings"),
+        pipeline_docker,
+        pipeline,
+    )?;
     let step = Step {
         name,
         command,
@@ -429,7 +486,9 @@ fn step_docker(
 
 fn step_name(ctx: &Ctx, node: &Node, path: &str) -> Result<String> {
     let name = ctx.non_empty_string(node, path)?;
-    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    let valid = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(ctx.error_with_help(
@@ -458,7 +517,10 @@ fn check_dependencies(ctx: &Ctx, steps: &[Step], after_nodes: &[Option<Node>]) -
                 return Err(ctx.error_with_help(
                     at,
                     &path,
-                    format!("step `{}` runs after `{dependency}`, which is not a step of this pipeline", step.name),
+                    format!(
+                        "step `{}` runs after `{dependency}`, which is not a step of this pipeline",
+                        step.name
+                    ),
                     help,
                 ));
             }
@@ -466,11 +528,17 @@ fn check_dependencies(ctx: &Ctx, steps: &[Step], after_nodes: &[Option<Node>]) -
     }
     if let Err(cycle) = topological_order(steps) {
         let first = steps.iter().position(|s| s.name == cycle[0]).unwrap_or(0);
-        let at = after_nodes[first].as_ref().map(|n| n.at).unwrap_or(Position::new(1, 1));
+        let at = after_nodes[first]
+            .as_ref()
+            .map(|n| n.at)
+            .unwrap_or(Position::new(1, 1));
         return Err(ctx.error(
             at,
             &format!("steps[{first}].after"),
-            format!("the steps depend on each other in a cycle: {}", cycle.join(" → ")),
+            format!(
+                "the steps depend on each other in a cycle: {}",
+                cycle.join(" → ")
+            ),
         ));
     }
     Ok(())
@@ -508,7 +576,10 @@ fn find_cycle(steps: &[Step], done: &[bool]) -> Vec<String> {
     let mut path: Vec<usize> = Vec::new();
     loop {
         if let Some(start) = path.iter().position(|&i| i == current) {
-            let mut cycle: Vec<String> = path[start..].iter().map(|&i| steps[i].name.clone()).collect();
+            let mut cycle: Vec<String> = path[start..]
+                .iter()
+                .map(|&i| steps[i].name.clone())
+                .collect();
             cycle.push(steps[current].name.clone());
             return cycle;
         }

@@ -43,7 +43,10 @@ impl<'n> Fields<'n> {
 
     /// The value of `key` even if it is null.
     pub fn entry(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
     }
 
     pub fn path(&self, key: &str) -> String {
@@ -85,7 +88,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn warn(&mut self, at: Position, path: &str, message: impl Into<String>) {
-        self.warnings.push(Warning::new(self.file, at, path, message));
+        self.warnings
+            .push(Warning::new(self.file, at, path, message));
     }
 
     fn type_error(&self, node: &Node, path: &str, expected: &str) -> SettingsError {
@@ -125,7 +129,11 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|(key, value)| match &key.value {
                     Value::Str(k) => Ok((k.as_str(), value)),
-                    _ => Err(self.error(key.at, path, format!("keys must be strings, found {}", key.kind()))),
+                    _ => Err(self.error(
+                        key.at,
+                        path,
+                        format!("keys must be strings, found {}", key.kind()),
+                    )),
                 })
                 .collect(),
             _ => Err(self.type_error(node, path, "a mapping")),
@@ -170,7 +178,9 @@ impl<'a> Ctx<'a> {
 
     pub fn unsigned(&self, node: &Node, path: &str) -> Result<u64> {
         match node.value {
-            Value::Int(i) if i >= 0 => u64::try_from(i).map_err(|_| self.error(node.at, path, "number too large")),
+            Value::Int(i) if i >= 0 => {
+                u64::try_from(i).map_err(|_| self.error(node.at, path, "number too large"))
+            }
             _ => Err(self.type_error(node, path, "a non-negative integer")),
         }
     }

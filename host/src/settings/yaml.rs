@@ -10,8 +10,9 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// Where a node starts: 1-based line and column, plus its byte range when known.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where a node starts: 1-based line and column (plus its byte range when known, which
+/// does not take part in comparisons).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Position {
     pub line: u64,
     pub column: u64,
@@ -40,6 +41,14 @@ impl Position {
         }
     }
 }
+
+impl PartialEq for Position {
+    fn eq(&self, other: &Self) -> bool {
+        (self.line, self.column) == (other.line, other.column)
+    }
+}
+
+impl Eq for Position {}
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,7 +156,30 @@ pub fn parse(source: &str) -> Result<Node, serde_saphyr::Error> {
         return Ok(Node::new(Value::Map(Vec::new()), Position::new(1, 1)));
     }
     let spanned: Spanned<Value> = serde_saphyr::from_str(source)?;
-    Ok(to_node(spanned))
+    let mut root = to_node(spanned);
+    keys_as_written(&mut root, source);
+    Ok(root)
+}
+
+/// Mapping keys are names, so a key reads as its text: the YAML 1.1 booleans serde-saphyr
+/// resolves (`Y`, `n`, `on`) and numbers (`1`) would otherwise not match any name.
+fn keys_as_written(node: &mut Node, source: &str) {
+    match &mut node.value {
+        Value::Seq(items) => items
+            .iter_mut()
+            .for_each(|item| keys_as_written(item, source)),
+        Value::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                if !matches!(key.value, Value::Str(_))
+                    && let Some(text) = key.scalar_text(source)
+                {
+                    key.value = Value::Str(text);
+                }
+                keys_as_written(value, source);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn to_node(spanned: Spanned<Value>) -> Node {
@@ -255,12 +287,17 @@ mod tests {
 
     #[test]
     fn plain_scalars_read_back_as_written() {
-        let src = "tag: 1.10\nflag: yes\nn: 007\nq: \"1.10\"\n";
+        let src = "tag: 1.10\nflag: yes\nn: 007\nq: \"1.10\"\nY: 1\n";
         let doc = parse(src).unwrap();
         assert_eq!(entry(&doc, "tag").scalar_text(src).unwrap(), "1.10");
         assert_eq!(entry(&doc, "flag").scalar_text(src).unwrap(), "yes");
         assert_eq!(entry(&doc, "n").scalar_text(src).unwrap(), "007");
         assert_eq!(entry(&doc, "q").scalar_text(src).unwrap(), "1.10");
+        assert_eq!(
+            entry(&doc, "Y").scalar_text(src).unwrap(),
+            "1",
+            "keys read as written"
+        );
     }
 
     #[test]
