@@ -296,8 +296,8 @@ impl IgnoreRules {
                     let parent_path = go_dir(path);
                     if parent_path != "." {
                         let dirs: Vec<&str> = parent_path.split('/').collect();
-                        hit = (1..=dirs.len())
-                            .any(|depth| pattern.matches(&dirs[..depth].join("/")));
+                        hit =
+                            (1..=dirs.len()).any(|depth| pattern.matches(&dirs[..depth].join("/")));
                     }
                 }
             }

@@ -187,7 +187,10 @@ pub(super) fn digest(
     for (index, member) in members.iter().enumerate() {
         if let Member::File { file, .. } = member {
             let key = file.source.to_str().map(str::to_string);
-            match key.as_deref().and_then(|key| cache.lookup(key, file.identity)) {
+            match key
+                .as_deref()
+                .and_then(|key| cache.lookup(key, file.identity))
+            {
                 Some(hash) => {
                     file_hashes[index] = Some(hash);
                     cache_hits += 1;

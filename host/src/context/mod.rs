@@ -28,17 +28,17 @@
 //!   another name inside the context is shipped like any file, as ZenML does.
 //! - File names must be valid UTF-8 unless they are excluded.
 
+mod archive;
 pub mod dockerignore;
 mod hash_cache;
-mod tar;
 mod walk;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use archive::{TarSummary, write_tar};
 pub use hash_cache::{ContextDigest, DigestedMember, HashCache};
-pub use tar::{TarSummary, write_tar};
 pub use walk::WalkStats;
 
 use dockerignore::IgnoreRules;
@@ -320,7 +320,11 @@ impl Context {
                 .get(start)
                 .is_some_and(|entry| entry.path.starts_with(&prefix))
         };
-        on_disk || self.extras.iter().any(|extra| extra.path.starts_with(&prefix))
+        on_disk
+            || self
+                .extras
+                .iter()
+                .any(|extra| extra.path.starts_with(&prefix))
     }
 
     /// Every archive member in archive order (byte order of the path): disk entries not
@@ -376,7 +380,8 @@ pub fn members<'a>(entries: &'a [Entry], extras: &'a [ExtraFile]) -> Vec<Member<
 
 /// `a/b/c` → `a`, `a/b`.
 fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').map(move |(slash, _)| &path[..slash])
+    path.match_indices('/')
+        .map(move |(slash, _)| &path[..slash])
 }
 
 fn validate_extra_path(path: &str) -> Result<(), ContextError> {

@@ -64,7 +64,9 @@ impl Walker<'_> {
         for child in listing {
             let child = child.map_err(|source| io_error(dir, source))?;
             // On Linux the type comes from the listing (d_type), not from a stat.
-            let file_type = child.file_type().map_err(|source| io_error(&child.path(), source))?;
+            let file_type = child
+                .file_type()
+                .map_err(|source| io_error(&child.path(), source))?;
             children.push((child.file_name(), file_type));
         }
         // A stable order makes errors (the first bad file) reproducible.

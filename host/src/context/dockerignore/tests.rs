@@ -14,9 +14,8 @@ enum Expect {
 use Expect::{Exact, Fail, Inexact};
 
 fn rules(patterns: &[&str]) -> IgnoreRules {
-    IgnoreRules::new(patterns).unwrap_or_else(|(index, error)| {
-        panic!("pattern {:?} rejected: {error}", patterns[index])
-    })
+    IgnoreRules::new(patterns)
+        .unwrap_or_else(|(index, error)| panic!("pattern {:?} rejected: {error}", patterns[index]))
 }
 
 /// moby's package-level `MatchesOrParentMatches(file, patterns)`: the file is cleaned
@@ -203,7 +202,10 @@ fn moby_simple_cases() {
     assert_eq!(matches("fileutils.go", &["*"]), Ok(true)); // TestWildcardMatches
     assert_eq!(matches("fileutils.go", &["*.go"]), Ok(true)); // TestPatternMatches
     // TestExclusionPatternMatchesPatternBefore
-    assert_eq!(matches("fileutils.go", &["!fileutils.go", "*.go"]), Ok(true));
+    assert_eq!(
+        matches("fileutils.go", &["!fileutils.go", "*.go"]),
+        Ok(true)
+    );
     // TestPatternMatchesFolderExclusions / ...WithSlashExclusions / ...WildcardExclusions
     assert_eq!(
         matches("docs/README.md", &["docs", "!docs/README.md"]),
@@ -218,7 +220,10 @@ fn moby_simple_cases() {
         Ok(false)
     );
     // TestExclusionPatternMatchesPatternAfter
-    assert_eq!(matches("fileutils.go", &["*.go", "!fileutils.go"]), Ok(false));
+    assert_eq!(
+        matches("fileutils.go", &["*.go", "!fileutils.go"]),
+        Ok(false)
+    );
     // TestExclusionPatternMatchesWholeDirectory
     assert_eq!(matches(".", &["*.go"]), Ok(false));
     // TestSingleExclamationError
@@ -373,7 +378,8 @@ fn class_characters_special_only_to_rust_stay_literal() {
 #[test]
 fn moby_read_all() {
     assert!(read_patterns("").is_empty());
-    let content = "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n!\n! ";
+    let content =
+        "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n!\n! ";
     let got: Vec<String> = read_patterns(content)
         .into_iter()
         .map(|line| line.pattern)
@@ -394,7 +400,9 @@ fn moby_read_all() {
 
 #[test]
 fn read_all_details() {
-    let lines = read_patterns("\u{feff}# bom then comment\r\n  # not a comment\r\nfoo/./bar/../baz/\r\n/\n");
+    let lines = read_patterns(
+        "\u{feff}# bom then comment\r\n  # not a comment\r\nfoo/./bar/../baz/\r\n/\n",
+    );
     let got: Vec<(usize, &str)> = lines
         .iter()
         .map(|line| (line.line, line.pattern.as_str()))
@@ -431,7 +439,10 @@ fn errors_name_file_line_and_pattern() {
         "/p/.dockerignore:4: invalid .dockerignore pattern `bad[`: syntax error in pattern"
     );
     let error = IgnoreRules::parse("a\n!\n", Path::new("x")).unwrap_err();
-    assert_eq!((error.line, error.reason.as_str()), (2, "illegal exclusion pattern: \"!\""));
+    assert_eq!(
+        (error.line, error.reason.as_str()),
+        (2, "illegal exclusion pattern: \"!\"")
+    );
 }
 
 /// Every example of Docker's `.dockerignore` documentation: (file, path, excluded).
@@ -446,15 +457,31 @@ const DOCS_EXAMPLES: &[(&str, &str, bool)] = &[
     ("foo/bar", "foo", false),
     // "# comment" is ignored; */temp*; */*/temp*; temp?
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "# comment", false),
-    ("# comment\n*/temp*\n*/*/temp*\ntemp?", "somedir/temporary.txt", true),
+    (
+        "# comment\n*/temp*\n*/*/temp*\ntemp?",
+        "somedir/temporary.txt",
+        true,
+    ),
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "somedir/temp", true),
-    ("# comment\n*/temp*\n*/*/temp*\ntemp?", "somedir/subdir/temporary.txt", true),
+    (
+        "# comment\n*/temp*\n*/*/temp*\ntemp?",
+        "somedir/subdir/temporary.txt",
+        true,
+    ),
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "tempa", true),
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "tempb", true),
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "temp", false),
     ("# comment\n*/temp*\n*/*/temp*\ntemp?", "tempab", false),
-    ("# comment\n*/temp*\n*/*/temp*\ntemp?", "temporary.txt", false),
-    ("# comment\n*/temp*\n*/*/temp*\ntemp?", "a/b/c/temporary.txt", false),
+    (
+        "# comment\n*/temp*\n*/*/temp*\ntemp?",
+        "temporary.txt",
+        false,
+    ),
+    (
+        "# comment\n*/temp*\n*/*/temp*\ntemp?",
+        "a/b/c/temporary.txt",
+        false,
+    ),
     // "**/*.go excludes all files that end with .go found anywhere ... including the root"
     ("**/*.go", "main.go", true),
     ("**/*.go", "pkg/a/b/x.go", true),
@@ -464,12 +491,24 @@ const DOCS_EXAMPLES: &[(&str, &str, bool)] = &[
     ("*.md\n!README.md", "README.md", false),
     // "*.md / !README*.md / README-secret.md": no markdown except README files other
     // than README-secret.md
-    ("*.md\n!README*.md\nREADME-secret.md", "README-secret.md", true),
-    ("*.md\n!README*.md\nREADME-secret.md", "README-public.md", false),
+    (
+        "*.md\n!README*.md\nREADME-secret.md",
+        "README-secret.md",
+        true,
+    ),
+    (
+        "*.md\n!README*.md\nREADME-secret.md",
+        "README-public.md",
+        false,
+    ),
     ("*.md\n!README*.md\nREADME-secret.md", "other.md", true),
     // "*.md / README-secret.md / !README*.md": all README files are included; the middle
     // line has no effect
-    ("*.md\nREADME-secret.md\n!README*.md", "README-secret.md", false),
+    (
+        "*.md\nREADME-secret.md\n!README*.md",
+        "README-secret.md",
+        false,
+    ),
     ("*.md\nREADME-secret.md\n!README*.md", "other.md", true),
     // "specify * as the first pattern, followed by one or more ! exception patterns"
     ("*\n!src\n!requirements.txt", "src/app/main.py", false),
