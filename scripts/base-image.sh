@@ -11,6 +11,10 @@ set -euo pipefail
 suite="${DOCKWRIGHT_BASE_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")}"
 tag="${1:-dockwright-base/python:${suite}}"
 
+# Concurrent callers (parallel test binaries) build once: the others wait here, then find it.
+exec 9>"${TMPDIR:-/tmp}/dockwright-base-image.lock"
+flock 9
+
 if docker image inspect "$tag" >/dev/null 2>&1; then
     echo "base image $tag already exists"
     exit 0

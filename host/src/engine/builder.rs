@@ -105,7 +105,11 @@ pub struct BuiltImage {
 }
 
 /// Runs `job` on the engine `docker` (a client with a long timeout).
-pub(crate) async fn build(docker: &Docker, job: BuildJob, progress: &mut dyn BuildProgress) -> Result<BuiltImage, EngineError> {
+pub(crate) async fn build(
+    docker: &Docker,
+    job: BuildJob,
+    progress: &mut dyn BuildProgress,
+) -> Result<BuiltImage, EngineError> {
     let tags = checked_tags(&job.tags)?;
     let options = build_options(&job, tags.first());
     let ContextStream { body, writer } = stream_context(job.context);
@@ -114,18 +118,28 @@ pub(crate) async fn build(docker: &Docker, job: BuildJob, progress: &mut dyn Bui
     match writer.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(EngineError::Context(error)),
-        Err(join_error) => return Err(EngineError::Context(std::io::Error::other(join_error.to_string()))),
+        Err(join_error) => {
+            return Err(EngineError::Context(std::io::Error::other(
+                join_error.to_string(),
+            )));
+        }
     }
     let id = followed?;
     apply_extra_tags(docker, &id, &tags).await?;
-    Ok(BuiltImage { id, tags: tags.iter().map(ToString::to_string).collect() })
+    Ok(BuiltImage {
+        id,
+        tags: tags.iter().map(ToString::to_string).collect(),
+    })
 }
 
 fn checked_tags(tags: &[String]) -> Result<Vec<ImageReference>, EngineError> {
     tags.iter().map(|tag| ImageReference::parse(tag)).collect()
 }
 
-fn build_options(job: &BuildJob, first_tag: Option<&ImageReference>) -> bollard::query_parameters::BuildImageOptions {
+fn build_options(
+    job: &BuildJob,
+    first_tag: Option<&ImageReference>,
+) -> bollard::query_parameters::BuildImageOptions {
     let mut labels: HashMap<String, String> = job.labels.clone().into_iter().collect();
     labels.insert(BUILD_KEY_LABEL.to_string(), job.build_key.clone());
     let build_args: HashMap<String, String> = job.build_args.clone().into_iter().collect();
@@ -155,7 +169,9 @@ fn build_options(job: &BuildJob, first_tag: Option<&ImageReference>) -> bollard:
     }
     options = match job.builder {
         Builder::Classic => options.version(BuilderVersion::BuilderV1),
-        Builder::BuildKit => options.version(BuilderVersion::BuilderBuildKit).session(&session_id(&job.build_key)),
+        Builder::BuildKit => options
+            .version(BuilderVersion::BuilderBuildKit)
+            .session(&session_id(&job.build_key)),
     };
     options.build()
 }
@@ -163,9 +179,15 @@ fn build_options(job: &BuildJob, first_tag: Option<&ImageReference>) -> bollard:
 /// BuildKit needs a session id unique to this build.
 fn session_id(build_key: &str) -> String {
     use sha2::{Digest, Sha256};
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let seed = format!("{build_key}/{}/{nanos}", std::process::id());
-    format!("dockwright-{}", &hex::encode(Sha256::digest(seed.as_bytes()))[..32])
+    format!(
+        "dockwright-{}",
+        &hex::encode(Sha256::digest(seed.as_bytes()))[..32]
+    )
 }
 
 /// Reads the build's output to the end; returns the image id or the failure.
@@ -201,7 +223,11 @@ async fn follow_build(
 }
 
 /// Handles one message of the build stream; returns the image id when it carries one.
-fn read_message(info: BuildInfo, tracker: &mut BuildTracker, buildkit: &mut BuildKitView) -> Option<String> {
+fn read_message(
+    info: BuildInfo,
+    tracker: &mut BuildTracker,
+    buildkit: &mut BuildKitView,
+) -> Option<String> {
     if let Some(text) = info.stream {
         tracker.chunk(&text);
     }
@@ -223,15 +249,23 @@ fn read_message(info: BuildInfo, tracker: &mut BuildTracker, buildkit: &mut Buil
     }
 }
 
-fn build_failure(tracker: &mut BuildTracker, buildkit: &BuildKitView, message: String) -> EngineError {
+fn build_failure(
+    tracker: &mut BuildTracker,
+    buildkit: &BuildKitView,
+    message: String,
+) -> EngineError {
     let step = tracker.current.clone();
     let mut message = message.trim().to_string();
-    if let Some(vertex_error) = &buildkit.failed_vertex_error {
-        if !message.contains(vertex_error.as_str()) {
-            message = format!("{message} ({vertex_error})");
-        }
+    if let Some(vertex_error) = &buildkit.failed_vertex_error
+        && !message.contains(vertex_error.as_str())
+    {
+        message = format!("{message} ({vertex_error})");
     }
-    EngineError::BuildFailed { step, message, output_tail: tracker.take_tail() }
+    EngineError::BuildFailed {
+        step,
+        message,
+        output_tail: tracker.take_tail(),
+    }
 }
 
 /// What the BuildKit status messages have said so far: which vertices were announced (each is
@@ -244,14 +278,22 @@ struct BuildKitView {
 }
 
 impl BuildKitView {
-    fn update(&mut self, status: bollard::moby::buildkit::v1::StatusResponse, tracker: &mut BuildTracker) {
+    fn update(
+        &mut self,
+        status: bollard::moby::buildkit::v1::StatusResponse,
+        tracker: &mut BuildTracker,
+    ) {
         for vertex in status.vertexes {
-            self.names.insert(vertex.digest.clone(), vertex.name.clone());
+            self.names
+                .insert(vertex.digest.clone(), vertex.name.clone());
             if vertex.started.is_some() && self.announced.insert(vertex.digest.clone()) {
                 match parse_buildkit_step(&vertex.name) {
                     // BuildKit names steps `[stage-0 2/4] RUN ...`; announce them like the
                     // classic builder's `Step 2/4 : RUN ...`.
-                    Some(step) => tracker.chunk(&format!("Step {}/{} : {}\n", step.index, step.total, step.instruction)),
+                    Some(step) => tracker.chunk(&format!(
+                        "Step {}/{} : {}\n",
+                        step.index, step.total, step.instruction
+                    )),
                     None => tracker.chunk(&format!("{}\n", vertex.name)),
                 }
             }
@@ -274,12 +316,20 @@ fn parse_buildkit_step(name: &str) -> Option<BuildStep> {
     let (position, instruction) = rest.split_once("] ")?;
     let position = position.rsplit(' ').next()?;
     let (index, total) = position.split_once('/')?;
-    Some(BuildStep { index: index.parse().ok()?, total: total.parse().ok()?, instruction: instruction.to_string() })
+    Some(BuildStep {
+        index: index.parse().ok()?,
+        total: total.parse().ok()?,
+        instruction: instruction.to_string(),
+    })
 }
 
 /// bollard tags once per build; the others are applied here. If one fails, the tags already
 /// applied are taken off again so that a failed build leaves no tag.
-async fn apply_extra_tags(docker: &Docker, id: &str, tags: &[ImageReference]) -> Result<(), EngineError> {
+async fn apply_extra_tags(
+    docker: &Docker,
+    id: &str,
+    tags: &[ImageReference],
+) -> Result<(), EngineError> {
     for (position, tag) in tags.iter().enumerate().skip(1) {
         if let Err(error) = tag_image(docker, id, tag).await {
             for applied in &tags[..position] {
@@ -292,19 +342,33 @@ async fn apply_extra_tags(docker: &Docker, id: &str, tags: &[ImageReference]) ->
 }
 
 /// Points `tag` at the image `id`.
-pub(crate) async fn tag_image(docker: &Docker, id: &str, tag: &ImageReference) -> Result<(), EngineError> {
-    let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(&tag.repository).tag(&tag.tag).build();
+pub(crate) async fn tag_image(
+    docker: &Docker,
+    id: &str,
+    tag: &ImageReference,
+) -> Result<(), EngineError> {
+    let options = bollard::query_parameters::TagImageOptionsBuilder::default()
+        .repo(&tag.repository)
+        .tag(&tag.tag)
+        .build();
     docker
         .tag_image(id, Some(options))
         .await
-        .map_err(|error| EngineError::Request { action: format!("tagging {id} as {tag}"), message: engine_message(&error) })
+        .map_err(|error| EngineError::Request {
+            action: format!("tagging {id} as {tag}"),
+            message: engine_message(&error),
+        })
 }
 
 /// Removes a tag (not the image, while other tags or containers hold it).
 async fn untag(docker: &Docker, tag: &ImageReference) {
-    let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().noprune(true).build();
+    let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+        .noprune(true)
+        .build();
     // Best effort while already reporting another error.
-    let _ = docker.remove_image(&tag.to_string(), Some(options), None).await;
+    let _ = docker
+        .remove_image(&tag.to_string(), Some(options), None)
+        .await;
 }
 
 #[cfg(test)]
@@ -314,9 +378,18 @@ mod tests {
     #[test]
     fn parses_buildkit_vertex_names() {
         let step = parse_buildkit_step("[stage-0 2/4] RUN pip install x").unwrap();
-        assert_eq!((step.index, step.total, step.instruction.as_str()), (2, 4, "RUN pip install x"));
-        assert_eq!(parse_buildkit_step("[3/3] COPY a b").map(|s| s.index), Some(3));
-        assert_eq!(parse_buildkit_step("[internal] load remote build context"), None);
+        assert_eq!(
+            (step.index, step.total, step.instruction.as_str()),
+            (2, 4, "RUN pip install x")
+        );
+        assert_eq!(
+            parse_buildkit_step("[3/3] COPY a b").map(|s| s.index),
+            Some(3)
+        );
+        assert_eq!(
+            parse_buildkit_step("[internal] load remote build context"),
+            None
+        );
     }
 
     #[test]
@@ -326,7 +399,10 @@ mod tests {
         job.labels.insert(BUILD_KEY_LABEL.into(), "forged".into());
         let options = build_options(&job, None);
         let labels = options.labels.unwrap();
-        assert_eq!(labels.get(BUILD_KEY_LABEL).map(String::as_str), Some("abc123"));
+        assert_eq!(
+            labels.get(BUILD_KEY_LABEL).map(String::as_str),
+            Some("abc123")
+        );
         assert_eq!(labels.get("team").map(String::as_str), Some("ml"));
     }
 
@@ -337,6 +413,9 @@ mod tests {
         let options = build_options(&job, None);
         assert_eq!(options.version, BuilderVersion::BuilderBuildKit);
         assert!(options.session.unwrap().starts_with("dockwright-"));
-        assert_eq!(build_options(&BuildJob::new("k", Box::new(|_| Ok(()))), None).session, None);
+        assert_eq!(
+            build_options(&BuildJob::new("k", Box::new(|_| Ok(()))), None).session,
+            None
+        );
     }
 }

@@ -42,9 +42,11 @@ pub(crate) fn client_for(host: &str) -> Result<Docker, EngineError> {
         return Docker::connect_with_unix(host, timeout, API_DEFAULT_VERSION).map_err(unreachable);
     }
     if host.starts_with("ssh://") {
-        return Docker::connect_with_ssh(host, timeout, API_DEFAULT_VERSION, None).map_err(unreachable);
+        return Docker::connect_with_ssh(host, timeout, API_DEFAULT_VERSION, None)
+            .map_err(unreachable);
     }
-    let tls = host.starts_with("https://") || (host.starts_with("tcp://") && tls_verify_requested());
+    let tls =
+        host.starts_with("https://") || (host.starts_with("tcp://") && tls_verify_requested());
     if tls {
         let certs = cert_dir();
         return Docker::connect_with_ssl(
@@ -57,22 +59,34 @@ pub(crate) fn client_for(host: &str) -> Result<Docker, EngineError> {
         )
         .map_err(|error| EngineError::Unreachable {
             host: host.to_string(),
-            reason: format!("TLS certificates in {}: {}", certs.display(), engine_message(&error)),
+            reason: format!(
+                "TLS certificates in {}: {}",
+                certs.display(),
+                engine_message(&error)
+            ),
         });
     }
     if host.starts_with("tcp://") || host.starts_with("http://") {
         return Docker::connect_with_http(host, timeout, API_DEFAULT_VERSION).map_err(unreachable);
     }
-    Err(EngineError::UnsupportedHost { host: host.to_string() })
+    Err(EngineError::UnsupportedHost {
+        host: host.to_string(),
+    })
 }
 
 /// Checks that the engine answers, turning any failure into one clear sentence.
 pub(crate) async fn ping(docker: &Docker, host: &str) -> Result<(), EngineError> {
-    let unreachable = |reason: String| EngineError::Unreachable { host: host.to_string(), reason };
+    let unreachable = |reason: String| EngineError::Unreachable {
+        host: host.to_string(),
+        reason,
+    };
     match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(unreachable(engine_message(&error))),
-        Err(_) => Err(unreachable(format!("no answer within {} s", PING_TIMEOUT.as_secs()))),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s",
+            PING_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -104,7 +118,12 @@ mod tests {
     #[test]
     fn unknown_schemes_are_named_in_the_error() {
         let error = client_for("gopher://engine").unwrap_err();
-        assert!(error.to_string().contains("DOCKER_HOST=gopher://engine is not supported"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("DOCKER_HOST=gopher://engine is not supported"),
+            "{error}"
+        );
     }
 
     #[test]

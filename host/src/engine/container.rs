@@ -8,7 +8,10 @@ use std::fmt;
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
+};
 use futures_util::StreamExt;
 
 use super::error::{EngineError, engine_message};
@@ -95,7 +98,10 @@ pub(crate) async fn run_container(
             removed?;
         }
     }
-    outcome.map(|code| ContainerExit { container_id: id, code })
+    outcome.map(|code| ContainerExit {
+        container_id: id,
+        code,
+    })
 }
 
 async fn create(docker: &Docker, spec: &ContainerSpec) -> Result<String, EngineError> {
@@ -114,17 +120,29 @@ async fn create(docker: &Docker, spec: &ContainerSpec) -> Result<String, EngineE
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
-        env: Some(spec.env.iter().map(|(name, value)| format!("{name}={value}")).collect()),
+        env: Some(
+            spec.env
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect(),
+        ),
         working_dir: spec.working_dir.clone(),
         labels: Some([("dockwright.step".to_string(), spec.step.clone())].into()),
-        host_config: Some(HostConfig { mounts, network_mode: spec.network_mode.clone(), ..Default::default() }),
+        host_config: Some(HostConfig {
+            mounts,
+            network_mode: spec.network_mode.clone(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     docker
         .create_container(Some(options.build()), body)
         .await
         .map(|created| created.id)
-        .map_err(|error| EngineError::Request { action: format!("creating the container for step {}", spec.step), message: engine_message(&error) })
+        .map_err(|error| EngineError::Request {
+            action: format!("creating the container for step {}", spec.step),
+            message: engine_message(&error),
+        })
 }
 
 async fn start_and_wait(
@@ -137,21 +155,51 @@ async fn start_and_wait(
     docker
         .start_container(id, None)
         .await
-        .map_err(|error| EngineError::Request { action: action("starting"), message: engine_message(&error) })?;
-    stream_logs(docker, id, &spec.step, on_line).await.map_err(|error| EngineError::Request { action: action("reading the logs of"), message: engine_message(&error) })?;
-    wait(docker, id).await.map_err(|error| EngineError::Request { action: action("waiting for"), message: engine_message(&error) })
+        .map_err(|error| EngineError::Request {
+            action: action("starting"),
+            message: engine_message(&error),
+        })?;
+    stream_logs(docker, id, &spec.step, on_line)
+        .await
+        .map_err(|error| EngineError::Request {
+            action: action("reading the logs of"),
+            message: engine_message(&error),
+        })?;
+    wait(docker, id)
+        .await
+        .map_err(|error| EngineError::Request {
+            action: action("waiting for"),
+            message: engine_message(&error),
+        })
 }
 
 /// Follows the logs until the container's output ends (it has exited).
-async fn stream_logs(docker: &Docker, id: &str, step: &str, on_line: &mut (dyn FnMut(&LogLine) + Send)) -> Result<(), bollard::errors::Error> {
-    let options = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
+async fn stream_logs(
+    docker: &Docker,
+    id: &str,
+    step: &str,
+    on_line: &mut (dyn FnMut(&LogLine) + Send),
+) -> Result<(), bollard::errors::Error> {
+    let options = LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .build();
     let mut logs = docker.logs(id, Some(options));
     let mut stdout = LineAssembler::default();
     let mut stderr = LineAssembler::default();
-    let mut emit = |stream: LogStream, text: String| on_line(&LogLine { step: step.to_string(), stream, text });
+    let mut emit = |stream: LogStream, text: String| {
+        on_line(&LogLine {
+            step: step.to_string(),
+            stream,
+            text,
+        })
+    };
     while let Some(chunk) = logs.next().await {
         let (stream, assembler, message) = match chunk? {
-            LogOutput::StdOut { message } | LogOutput::Console { message } => (LogStream::Stdout, &mut stdout, message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                (LogStream::Stdout, &mut stdout, message)
+            }
             LogOutput::StdErr { message } => (LogStream::Stderr, &mut stderr, message),
             LogOutput::StdIn { .. } => continue,
         };
@@ -159,7 +207,10 @@ async fn stream_logs(docker: &Docker, id: &str, step: &str, on_line: &mut (dyn F
             emit(stream, line);
         }
     }
-    for (stream, assembler) in [(LogStream::Stdout, &mut stdout), (LogStream::Stderr, &mut stderr)] {
+    for (stream, assembler) in [
+        (LogStream::Stdout, &mut stdout),
+        (LogStream::Stderr, &mut stderr),
+    ] {
         if let Some(rest) = assembler.finish() {
             emit(stream, rest);
         }
@@ -169,22 +220,32 @@ async fn stream_logs(docker: &Docker, id: &str, step: &str, on_line: &mut (dyn F
 
 /// The exit code; bollard reports a non-zero one as an error, which is turned back into a value.
 async fn wait(docker: &Docker, id: &str) -> Result<i64, bollard::errors::Error> {
-    let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+    let options = WaitContainerOptionsBuilder::default()
+        .condition("not-running")
+        .build();
     let mut waiting = docker.wait_container(id, Some(options));
     match waiting.next().await {
         Some(Ok(response)) => Ok(response.status_code),
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
         Some(Err(error)) => Err(error),
-        None => Err(bollard::errors::Error::DockerStreamError { error: "the engine ended the wait without an exit code".to_string() }),
+        None => Err(bollard::errors::Error::DockerStreamError {
+            error: "the engine ended the wait without an exit code".to_string(),
+        }),
     }
 }
 
 async fn remove(docker: &Docker, id: &str) -> Result<(), EngineError> {
     // `force` also removes a container whose start failed; anonymous volumes go with it
     // (`v`), named volumes such as the artifact volume stay.
-    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     docker
         .remove_container(id, Some(options))
         .await
-        .map_err(|error| EngineError::Request { action: format!("removing container {id}"), message: engine_message(&error) })
+        .map_err(|error| EngineError::Request {
+            action: format!("removing container {id}"),
+            message: engine_message(&error),
+        })
 }

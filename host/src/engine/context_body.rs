@@ -30,7 +30,10 @@ pub(crate) struct ContextStream {
 pub(crate) fn stream_context(write_tar: ContextWriter) -> ContextStream {
     let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || {
-        let mut channel = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(CHUNK_SIZE) };
+        let mut channel = ChannelWriter {
+            sender: sender.clone(),
+            buffer: Vec::with_capacity(CHUNK_SIZE),
+        };
         let result = write_tar(&mut channel).and_then(|()| channel.flush());
         if let Err(error) = &result {
             // Abort the request: the engine must not build from a truncated context.
@@ -38,10 +41,15 @@ pub(crate) fn stream_context(write_tar: ContextWriter) -> ContextStream {
         }
         result
     });
-    ContextStream { body: Box::pin(receiver_stream(receiver)), writer }
+    ContextStream {
+        body: Box::pin(receiver_stream(receiver)),
+        writer,
+    }
 }
 
-fn receiver_stream(receiver: mpsc::Receiver<io::Result<Bytes>>) -> impl Stream<Item = io::Result<Bytes>> + Send {
+fn receiver_stream(
+    receiver: mpsc::Receiver<io::Result<Bytes>>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send {
     futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
     })
@@ -59,10 +67,16 @@ impl ChannelWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE)));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Docker engine stopped reading the build context"))
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(CHUNK_SIZE),
+        ));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the Docker engine stopped reading the build context",
+            )
+        })
     }
 }
 
@@ -91,13 +105,19 @@ mod tests {
     async fn streams_everything_written_in_bounded_chunks() {
         let (sender, receiver) = mpsc::channel(2);
         let writer = tokio::task::spawn_blocking(move || {
-            let mut channel = ChannelWriter { sender, buffer: Vec::new() };
+            let mut channel = ChannelWriter {
+                sender,
+                buffer: Vec::new(),
+            };
             for i in 0..300_000u32 {
                 channel.write_all(&i.to_le_bytes())?;
             }
             channel.flush()
         });
-        let chunks: Vec<Bytes> = receiver_stream(receiver).map(|c| c.unwrap()).collect().await;
+        let chunks: Vec<Bytes> = receiver_stream(receiver)
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
         writer.await.unwrap().unwrap();
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_SIZE));
         let joined: Vec<u8> = chunks.concat();

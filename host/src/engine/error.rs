@@ -62,7 +62,10 @@ pub enum EngineError {
 impl EngineError {
     /// Wraps a bollard error from `action` (e.g. "inspecting image x") without its type names.
     pub(crate) fn request(action: impl Into<String>, error: bollard::errors::Error) -> EngineError {
-        EngineError::Request { action: action.into(), message: engine_message(&error) }
+        EngineError::Request {
+            action: action.into(),
+            message: engine_message(&error),
+        }
     }
 }
 

@@ -23,13 +23,23 @@ impl BuildLock {
         let dir = lock_dir.to_path_buf();
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
             std::fs::create_dir_all(&dir)?;
-            let file = File::options().create(true).truncate(false).write(true).open(&locking)?;
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&locking)?;
             file.lock()?;
             Ok(file)
         })
         .await
-        .map_err(|error| EngineError::Lock { path: path.clone(), source: std::io::Error::other(error.to_string()) })?
-        .map_err(|source| EngineError::Lock { path: path.clone(), source })?;
+        .map_err(|error| EngineError::Lock {
+            path: path.clone(),
+            source: std::io::Error::other(error.to_string()),
+        })?
+        .map_err(|source| EngineError::Lock {
+            path: path.clone(),
+            source,
+        })?;
         Ok(BuildLock { _file: file, path })
     }
 
@@ -40,7 +50,16 @@ impl BuildLock {
 
 /// Build keys are hex digests already; anything else is reduced to a safe file name.
 fn file_name_for(build_key: &str) -> String {
-    build_key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    build_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -55,9 +74,16 @@ mod tests {
         let dir_path = dir.path().to_path_buf();
         let second = tokio::spawn(async move { BuildLock::acquire(&dir_path, "abc").await });
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!second.is_finished(), "the second lock was granted while the first was held");
+        assert!(
+            !second.is_finished(),
+            "the second lock was granted while the first was held"
+        );
         drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(10), second).await.unwrap().unwrap().unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(10), second)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert!(second.path().ends_with("abc.lock"));
     }
 

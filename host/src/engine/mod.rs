@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 
+/// The bollard version this module is built on, for callers of [`Engine::docker`].
+pub use bollard;
 pub use builder::{BUILD_KEY_LABEL, BuildJob, Builder, BuiltImage};
 pub use connect::{DEFAULT_DOCKER_HOST, docker_host_from_env};
 pub use container::{ContainerExit, ContainerSpec, LogLine, LogStream, VolumeMount};
@@ -66,12 +68,20 @@ impl Engine {
         connect::ping(&docker, host).await?;
         // A no-op in bollard 0.21 (it never sends the version, issue #736), kept so that a
         // fixed bollard negotiates without a change here.
-        let docker = docker.negotiate_version().await.map_err(|error| EngineError::Unreachable {
-            host: host.to_string(),
-            reason: error::engine_message(&error),
-        })?;
+        let docker =
+            docker
+                .negotiate_version()
+                .await
+                .map_err(|error| EngineError::Unreachable {
+                    host: host.to_string(),
+                    reason: error::engine_message(&error),
+                })?;
         let long = docker.clone().with_timeout(connect::LONG_TIMEOUT);
-        Ok(Engine { docker, long, host: host.to_string() })
+        Ok(Engine {
+            docker,
+            long,
+            host: host.to_string(),
+        })
     }
 
     /// The address this engine was reached at.
@@ -88,43 +98,68 @@ impl Engine {
     /// there be several).
     pub async fn find_by_key(&self, build_key: &str) -> Result<Option<String>, EngineError> {
         let filters = HashMap::from([("label", vec![format!("{BUILD_KEY_LABEL}={build_key}")])]);
-        let options = ListImagesOptionsBuilder::default().filters(&filters).build();
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
         let images = self
             .docker
             .list_images(Some(options))
             .await
             .map_err(|error| EngineError::request("listing images by build key", error))?;
-        Ok(images.into_iter().max_by_key(|image| image.created).map(|image| image.id))
+        Ok(images
+            .into_iter()
+            .max_by_key(|image| image.created)
+            .map(|image| image.id))
     }
 
     /// Builds `job`, streaming its progress; see [`BuildJob`]. A failed build returns
     /// [`EngineError::BuildFailed`] with the failing instruction and its last output lines,
     /// and leaves neither a tag nor an image carrying the build key.
-    pub async fn build(&self, job: BuildJob, progress: &mut dyn BuildProgress) -> Result<BuiltImage, EngineError> {
+    pub async fn build(
+        &self,
+        job: BuildJob,
+        progress: &mut dyn BuildProgress,
+    ) -> Result<BuiltImage, EngineError> {
         builder::build(&self.long, job, progress).await
     }
 
     /// Reuses the image with the job's build key if there is one (applying the job's tags
     /// to it), and builds it otherwise. Concurrent calls for the same key, in this process
     /// or another, build once: the others wait on a lock in `lock_dir`, then reuse.
-    pub async fn build_once(&self, job: BuildJob, progress: &mut dyn BuildProgress, lock_dir: &Path) -> Result<BuildOutcome, EngineError> {
+    pub async fn build_once(
+        &self,
+        job: BuildJob,
+        progress: &mut dyn BuildProgress,
+        lock_dir: &Path,
+    ) -> Result<BuildOutcome, EngineError> {
         let _lock = BuildLock::acquire(lock_dir, &job.build_key).await?;
         if let Some(id) = self.find_by_key(&job.build_key).await? {
             for tag in &job.tags {
                 self.tag(&id, tag).await?;
             }
-            return Ok(BuildOutcome { image: BuiltImage { id, tags: job.tags }, reused: true });
+            return Ok(BuildOutcome {
+                image: BuiltImage { id, tags: job.tags },
+                reused: true,
+            });
         }
         let image = self.build(job, progress).await?;
-        Ok(BuildOutcome { image, reused: false })
+        Ok(BuildOutcome {
+            image,
+            reused: false,
+        })
     }
 
     /// The id of the image `name` refers to, or `None` when there is no such image.
     pub async fn image_id(&self, name: &str) -> Result<Option<String>, EngineError> {
         match self.docker.inspect_image(name).await {
             Ok(image) => Ok(image.id),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-            Err(error) => Err(EngineError::request(format!("inspecting image {name}"), error)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(error) => Err(EngineError::request(
+                format!("inspecting image {name}"),
+                error,
+            )),
         }
     }
 
@@ -135,7 +170,10 @@ impl Engine {
             .inspect_image(name)
             .await
             .map_err(|error| EngineError::request(format!("inspecting image {name}"), error))?;
-        Ok(image.config.and_then(|config| config.labels).unwrap_or_default())
+        Ok(image
+            .config
+            .and_then(|config| config.labels)
+            .unwrap_or_default())
     }
 
     /// Points the tag `name` at `image` (an id or another name).
@@ -160,7 +198,11 @@ impl Engine {
 
     /// Runs a step's container to its end, passing each log line to `on_line`. A non-zero
     /// exit is an `Ok` with that code; errors are the engine's.
-    pub async fn run_container(&self, spec: &ContainerSpec, on_line: &mut (dyn FnMut(&LogLine) + Send)) -> Result<ContainerExit, EngineError> {
+    pub async fn run_container(
+        &self,
+        spec: &ContainerSpec,
+        on_line: &mut (dyn FnMut(&LogLine) + Send),
+    ) -> Result<ContainerExit, EngineError> {
         container::run_container(&self.long, spec, on_line).await
     }
 }

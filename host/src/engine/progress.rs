@@ -47,7 +47,11 @@ pub struct PlainProgress<W: Write + Send>(pub W);
 impl<W: Write + Send> BuildProgress for PlainProgress<W> {
     fn step(&mut self, step: &BuildStep) {
         // Progress output is best effort: a closed terminal must not fail the build.
-        let _ = writeln!(self.0, "step {}/{}: {}", step.index, step.total, step.instruction);
+        let _ = writeln!(
+            self.0,
+            "step {}/{}: {}",
+            step.index, step.total, step.instruction
+        );
     }
     fn output(&mut self, line: &str) {
         let _ = writeln!(self.0, "  {line}");
@@ -112,7 +116,12 @@ pub(crate) const TAIL_LINES: usize = 25;
 
 impl<'p> BuildTracker<'p> {
     pub(crate) fn new(progress: &'p mut dyn BuildProgress) -> Self {
-        BuildTracker { progress, lines: LineAssembler::default(), current: None, tail: VecDeque::new() }
+        BuildTracker {
+            progress,
+            lines: LineAssembler::default(),
+            current: None,
+            tail: VecDeque::new(),
+        }
     }
 
     /// Feeds one `stream` chunk of the build output.
@@ -180,7 +189,10 @@ mod tests {
     fn assembles_lines_across_chunks_and_keeps_the_last_carriage_return_state() {
         let mut lines = LineAssembler::default();
         assert!(lines.push("Collecting fo").is_empty());
-        assert_eq!(lines.push("o\n  10%\r  55%\r 100%\nDone"), vec!["Collecting foo", " 100%"]);
+        assert_eq!(
+            lines.push("o\n  10%\r  55%\r 100%\nDone"),
+            vec!["Collecting foo", " 100%"]
+        );
         assert_eq!(lines.finish().as_deref(), Some("Done"));
         assert_eq!(lines.finish(), None);
     }

@@ -4,6 +4,7 @@
 //! stream carries none).
 
 use std::io::BufReader;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
@@ -18,9 +19,12 @@ use super::reference::ImageReference;
 /// Which credentials a push uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum RegistryAuth {
-    /// Whatever the user's Docker config holds for the registry (none is fine: anonymous).
+    /// Whatever the user's Docker config (`$DOCKER_CONFIG` or `~/.docker`) holds for the
+    /// registry, credential helpers included; no entry means an anonymous push.
     #[default]
     FromDockerConfig,
+    /// The same, from the Docker config directory given (as `docker --config DIR`).
+    DockerConfigAt(PathBuf),
     /// These, regardless of the Docker config.
     UsernamePassword { username: String, password: String },
     /// No credentials at all.
@@ -40,39 +44,65 @@ impl PushedImage {
     /// The reference by digest (`localhost:5000/team/app@sha256:...`), for runs that must use
     /// exactly these bits.
     pub fn pinned(&self) -> String {
-        let repository = ImageReference::parse(&self.reference).map(|r| r.repository).unwrap_or_default();
+        let repository = ImageReference::parse(&self.reference)
+            .map(|r| r.repository)
+            .unwrap_or_default();
         format!("{repository}@{}", self.digest)
     }
 }
 
 /// Pushes `name` (which must be a local tag) and returns its digest in the registry.
-pub(crate) async fn push(docker: &Docker, name: &str, auth: &RegistryAuth) -> Result<PushedImage, EngineError> {
+pub(crate) async fn push(
+    docker: &Docker,
+    name: &str,
+    auth: &RegistryAuth,
+) -> Result<PushedImage, EngineError> {
     let reference = ImageReference::parse(name)?;
     let credentials = credentials_for(&reference, auth)?;
-    let failed = |message: String| EngineError::PushFailed { image: reference.to_string(), message };
-    let options = PushImageOptionsBuilder::default().tag(&reference.tag).build();
+    let failed = |message: String| EngineError::PushFailed {
+        image: reference.to_string(),
+        message,
+    };
+    let options = PushImageOptionsBuilder::default()
+        .tag(&reference.tag)
+        .build();
     let mut stream = docker.push_image(&reference.repository, Some(options), credentials);
     while let Some(message) = stream.next().await {
         if let Err(error) = message {
-            return Err(failed(explain_push_error(&reference, &engine_message(&error))));
+            return Err(failed(explain_push_error(
+                &reference,
+                &engine_message(&error),
+            )));
         }
     }
     let digest = pushed_digest(docker, &reference).await?;
-    Ok(PushedImage { reference: reference.to_string(), digest })
+    Ok(PushedImage {
+        reference: reference.to_string(),
+        digest,
+    })
 }
 
 /// Adds what the user can do about the common registry refusals.
 fn explain_push_error(reference: &ImageReference, message: &str) -> String {
     let lower = message.to_lowercase();
-    if lower.contains("unauthorized") || lower.contains("no basic auth credentials") || lower.contains("authentication required") {
+    if lower.contains("unauthorized")
+        || lower.contains("no basic auth credentials")
+        || lower.contains("authentication required")
+    {
         return format!(
             "{message} (the registry {} refused the credentials; log in with `docker login {}` or check the credentials given)",
             reference.registry(),
             reference.registry()
         );
     }
-    if lower.contains("connection refused") || lower.contains("no such host") || lower.contains("i/o timeout") {
-        return format!("{message} (the registry {} cannot be reached)", reference.registry());
+    if lower.contains("connection refused")
+        || lower.contains("no such host")
+        || lower.contains("i/o timeout")
+    {
+        return format!(
+            "{message} (the registry {} cannot be reached)",
+            reference.registry()
+        );
     }
     message.to_string()
 }
@@ -82,7 +112,9 @@ async fn pushed_digest(docker: &Docker, reference: &ImageReference) -> Result<St
     let image = docker
         .inspect_image(&reference.to_string())
         .await
-        .map_err(|error| EngineError::request(format!("inspecting {reference} after the push"), error))?;
+        .map_err(|error| {
+            EngineError::request(format!("inspecting {reference} after the push"), error)
+        })?;
     let prefix = format!("{}@", reference.repository);
     image
         .repo_digests
@@ -96,17 +128,31 @@ async fn pushed_digest(docker: &Docker, reference: &ImageReference) -> Result<St
 }
 
 /// The credentials bollard sends in `X-Registry-Auth`.
-fn credentials_for(reference: &ImageReference, auth: &RegistryAuth) -> Result<Option<DockerCredentials>, EngineError> {
+fn credentials_for(
+    reference: &ImageReference,
+    auth: &RegistryAuth,
+) -> Result<Option<DockerCredentials>, EngineError> {
     let server = reference.auth_key();
     let credential = match auth {
         RegistryAuth::Anonymous => return Ok(None),
-        RegistryAuth::UsernamePassword { username, password } => DockerCredential::UsernamePassword(username.clone(), password.clone()),
-        RegistryAuth::FromDockerConfig => match from_docker_config(&server)? {
+        RegistryAuth::UsernamePassword { username, password } => {
+            DockerCredential::UsernamePassword(username.clone(), password.clone())
+        }
+        RegistryAuth::FromDockerConfig => {
+            match from_docker_config(&docker_config_dir(), &server)? {
+                Some(credential) => credential,
+                None => return Ok(None),
+            }
+        }
+        RegistryAuth::DockerConfigAt(dir) => match from_docker_config(dir, &server)? {
             Some(credential) => credential,
             None => return Ok(None),
         },
     };
-    let mut credentials = DockerCredentials { serveraddress: Some(server), ..Default::default() };
+    let mut credentials = DockerCredentials {
+        serveraddress: Some(server),
+        ..Default::default()
+    };
     match credential {
         DockerCredential::UsernamePassword(username, password) => {
             credentials.username = Some(username);
@@ -117,12 +163,15 @@ fn credentials_for(reference: &ImageReference, auth: &RegistryAuth) -> Result<Op
     Ok(Some(credentials))
 }
 
-/// Reads the Docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`),
-/// running a credential helper where it names one. No config, or no entry for the registry,
-/// means an anonymous push; a broken config or a failing helper is an error.
-pub(crate) fn from_docker_config(server: &str) -> Result<Option<DockerCredential>, EngineError> {
-    let path = docker_config_dir().join("config.json");
-    let failed = |message: String| EngineError::Credentials { registry: server.to_string(), message };
+/// Reads `config.json` in the Docker config directory `dir`, running a credential helper
+/// where it names one. No config, or no entry for the registry, means an anonymous push; a
+/// broken config or a failing helper is an error.
+fn from_docker_config(dir: &Path, server: &str) -> Result<Option<DockerCredential>, EngineError> {
+    let path = dir.join("config.json");
+    let failed = |message: String| EngineError::Credentials {
+        registry: server.to_string(),
+        message,
+    };
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),

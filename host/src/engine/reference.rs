@@ -17,14 +17,22 @@ impl ImageReference {
     /// Parses `name`; a missing tag means `latest`. Digest references (`@sha256:`) cannot be
     /// tagged or pushed and are refused.
     pub fn parse(name: &str) -> Result<ImageReference, EngineError> {
-        let invalid = |reason: &str| EngineError::InvalidReference { reference: name.to_string(), reason: reason.to_string() };
+        let invalid = |reason: &str| EngineError::InvalidReference {
+            reference: name.to_string(),
+            reason: reason.to_string(),
+        };
         if name.is_empty() {
             return Err(invalid("it is empty"));
         }
         if name.contains('@') {
-            return Err(invalid("a digest reference cannot be tagged or pushed; give a tag instead"));
+            return Err(invalid(
+                "a digest reference cannot be tagged or pushed; give a tag instead",
+            ));
         }
-        if name.chars().any(|c| c.is_whitespace() || c.is_ascii_uppercase()) {
+        if name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+        {
             return Err(invalid("image names are lower-case and contain no spaces"));
         }
         let last_slash = name.rfind('/').map_or(0, |i| i + 1);
@@ -35,16 +43,30 @@ impl ImageReference {
         if repository.is_empty() || repository.ends_with('/') {
             return Err(invalid("the repository name is missing"));
         }
-        if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err(invalid("a tag is 1 to 128 letters, digits, '_', '.' or '-'"));
+        if tag.is_empty()
+            || tag.len() > 128
+            || !tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid(
+                "a tag is 1 to 128 letters, digits, '_', '.' or '-'",
+            ));
         }
-        Ok(ImageReference { repository: repository.to_string(), tag: tag.to_string() })
+        Ok(ImageReference {
+            repository: repository.to_string(),
+            tag: tag.to_string(),
+        })
     }
 
     /// The registry host the repository lives in (`docker.io` when none is named).
     pub fn registry(&self) -> &str {
         match self.repository.split_once('/') {
-            Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+            Some((first, _))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                first
+            }
             _ => "docker.io",
         }
     }
@@ -71,16 +93,29 @@ mod tests {
     #[test]
     fn splits_tags_without_mistaking_a_registry_port_for_one() {
         let r = ImageReference::parse("127.0.0.1:5000/team/app:v1").unwrap();
-        assert_eq!((r.repository.as_str(), r.tag.as_str(), r.registry()), ("127.0.0.1:5000/team/app", "v1", "127.0.0.1:5000"));
+        assert_eq!(
+            (r.repository.as_str(), r.tag.as_str(), r.registry()),
+            ("127.0.0.1:5000/team/app", "v1", "127.0.0.1:5000")
+        );
         let r = ImageReference::parse("localhost:5000/app").unwrap();
         assert_eq!((r.tag.as_str(), r.registry()), ("latest", "localhost:5000"));
         let r = ImageReference::parse("team/app:1.0").unwrap();
-        assert_eq!((r.registry(), r.auth_key().as_str()), ("docker.io", DOCKER_HUB_AUTH_KEY));
+        assert_eq!(
+            (r.registry(), r.auth_key().as_str()),
+            ("docker.io", DOCKER_HUB_AUTH_KEY)
+        );
     }
 
     #[test]
     fn refuses_what_docker_would_refuse() {
-        for bad in ["", "app@sha256:abc", "App:1", "app:", "app:bad tag", "registry:5000/"] {
+        for bad in [
+            "",
+            "app@sha256:abc",
+            "App:1",
+            "app:",
+            "app:bad tag",
+            "registry:5000/",
+        ] {
             assert!(ImageReference::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end tests need and .ci/run cannot assume:
+#   mmdebstrap     builds the Python base image without a registry (scripts/base-image.sh)
+#   docker-registry a real registry on loopback for the push tests
+#   apache2-utils  htpasswd (bcrypt) for the registry's basic auth
+# Then builds the base image once so that the tests find it cached by tag.
+set -euo pipefail
+
+packages=(mmdebstrap docker-registry apache2-utils)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    # The Debian package starts no registry on its own here (no init system); the tests
+    # start their own on 127.0.0.1 with a config they write.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+"$(dirname "$0")/base-image.sh"
