@@ -140,7 +140,10 @@ pub fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
     check(input)?;
     let mut lines = vec![format!("FROM {}", input.parent), "WORKDIR /app".to_owned()];
     let mut build_args = BTreeMap::new();
-    let all_env = input.environment.values().chain(input.runtime_environment.values());
+    let all_env = input
+        .environment
+        .values()
+        .chain(input.runtime_environment.values());
     for value in all_env {
         if value.contains('\n') {
             build_args.insert(NEWLINE_ARG.to_owned(), "\n".to_owned());
@@ -196,13 +199,18 @@ fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     if let Some(mount) = &input.cache_mount
         && (mount.is_empty() || mount.chars().any(char::is_whitespace))
     {
-        return Err(invalid("cache mount", mount, "must be one word, e.g. type=cache,target=/root/.cache/uv"));
+        return Err(invalid(
+            "cache mount",
+            mount,
+            "must be one word, e.g. type=cache,target=/root/.cache/uv",
+        ));
     }
     for file in &input.requirement_files {
         check_context_path(file).map_err(|r| invalid("requirements file", file, r))?;
     }
     if let Some(command) = &input.local_project_install_command {
-        check_single_line(command).map_err(|r| invalid("local project install command", command, r))?;
+        check_single_line(command)
+            .map_err(|r| invalid("local project install command", command, r))?;
     }
     if let Some(user) = &input.user {
         check_user(user).map_err(|r| invalid("user", user, r))?;
@@ -252,8 +260,7 @@ fn apt_line(packages: &[String]) -> Option<String> {
 }
 
 const PIP: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
-const UV: &str =
-    "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
+const UV: &str = "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
 
 fn install_lines(input: &DockerfileInput) -> Vec<String> {
     let mut lines = Vec::new();
@@ -272,7 +279,11 @@ fn install_lines(input: &DockerfileInput) -> Vec<String> {
     let run = run_directive(input);
     for file in &input.requirement_files {
         lines.push(format!("COPY {file} {file}"));
-        let args = if args.is_empty() { String::new() } else { format!(" {args}") };
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" {args}")
+        };
         lines.push(format!("{run} {command}{args} -r {file}"));
     }
     lines
@@ -292,7 +303,9 @@ pub fn installer_args(input: &DockerfileInput) -> String {
             ("no-cache-dir".into(), InstallerArg::Flag),
             ("default-timeout".into(), InstallerArg::Value("60".into())),
         ]),
-        PythonPackageInstaller::Uv => InstallerArgs(vec![("no-cache-dir".into(), InstallerArg::Flag)]),
+        PythonPackageInstaller::Uv => {
+            InstallerArgs(vec![("no-cache-dir".into(), InstallerArg::Flag)])
+        }
     };
     let mut args = defaults.overlay(&input.installer_args);
     if input.cache_mount.is_some() {
@@ -364,9 +377,12 @@ pub fn check_apt_package(spec: &str) -> Result<(), String> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
-    let arch_ok = arch.is_none_or(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    let arch_ok = arch
+        .is_none_or(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     let selector_ok = selector.is_none_or(|s| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || ".+~:-_".contains(c))
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".+~:-_".contains(c))
     });
     if name_ok && arch_ok && selector_ok {
         Ok(())
@@ -382,7 +398,8 @@ pub fn check_apt_package(spec: &str) -> Result<(), String> {
 pub fn check_user(user: &str) -> Result<(), String> {
     let part_ok = |p: &str| {
         p.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     };
     let valid = match user.split_once(':') {
         Some((name, group)) => part_ok(name) && part_ok(group),
@@ -407,7 +424,9 @@ pub fn check_installer_option(name: &str) -> Result<(), String> {
         ));
     }
     let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
     if valid {
         Ok(())
     } else {
@@ -461,4 +480,435 @@ fn check_context_path(path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn input(parent: &str) -> DockerfileInput {
+        DockerfileInput {
+            parent: parent.to_owned(),
+            build_args: Vec::new(),
+            environment: BTreeMap::new(),
+            apt_packages: Vec::new(),
+            installer: PythonPackageInstaller::Pip,
+            installer_args: InstallerArgs::default(),
+            cache_mount: None,
+            requirement_files: Vec::new(),
+            local_project_install_command: None,
+            include_files: false,
+            user: None,
+            runtime_environment: BTreeMap::new(),
+        }
+    }
+
+    fn text(input: &DockerfileInput) -> String {
+        render(input).unwrap().text
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn args(pairs: &[(&str, InstallerArg)]) -> InstallerArgs {
+        InstallerArgs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    const PIP_LINE: &str =
+        "RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
+
+    #[test]
+    fn nothing_to_add_is_from_and_workdir() {
+        assert_eq!(
+            text(&input("python:3.11-slim")),
+            "FROM python:3.11-slim\nWORKDIR /app\n"
+        );
+    }
+
+    #[test]
+    fn everything_in_the_documented_order() {
+        let mut i = input("python:3.11-slim");
+        i.build_args = vec!["HTTP_PROXY".into()];
+        i.environment = map(&[("PIP_INDEX_URL", "http://index/simple")]);
+        i.apt_packages = vec!["git".into(), "libgomp1".into(), "git".into()];
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        i.local_project_install_command = Some("python3 -m pip install --no-deps -e .".into());
+        i.include_files = true;
+        i.user = Some("app".into());
+        i.runtime_environment = map(&[("MODE", "prod")]);
+        let expected = [
+            "FROM python:3.11-slim",
+            "WORKDIR /app",
+            "ARG HTTP_PROXY",
+            "ENV PIP_INDEX_URL=\"http://index/simple\"",
+            "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/*",
+            "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/1-local.txt"),
+            "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/2-requirements.txt"),
+            "COPY .dockwright/requirements/3-integrations.txt .dockwright/requirements/3-integrations.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/3-integrations.txt"),
+            "COPY . .",
+            "RUN python3 -m pip install --no-deps -e .",
+            "RUN chown -R app .",
+            "USER app",
+            "ENV MODE=\"prod\"",
+        ]
+        .join("\n")
+            + "\n";
+        let rendered = render(&i).unwrap();
+        assert_eq!(rendered.text, expected);
+        assert!(rendered.build_args.is_empty());
+        assert!(!rendered.text.contains("# syntax"));
+        assert!(
+            !rendered.text.contains("--mount"),
+            "no BuildKit unless asked"
+        );
+    }
+
+    #[test]
+    fn uv_is_bootstrapped_when_missing_and_targets_the_active_python() {
+        let mut i = input("python:3.11");
+        i.installer = PythonPackageInstaller::Uv;
+        i.requirement_files = vec![REQUIREMENT_FILES[1].into()];
+        let t = text(&i);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[2],
+            "RUN command -v uv >/dev/null 2>&1 || PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --no-cache-dir uv"
+        );
+        assert_eq!(
+            lines[4],
+            "RUN uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages --no-cache-dir -r .dockwright/requirements/2-requirements.txt"
+        );
+        // Nothing to install: no bootstrap.
+        i.requirement_files.clear();
+        assert!(!text(&i).contains("uv"));
+        // A local project install alone still gets uv.
+        i.local_project_install_command = Some("uv pip install --system -e .".into());
+        i.include_files = true;
+        assert!(text(&i).contains("command -v uv"));
+    }
+
+    #[test]
+    fn installer_args_follow_zenml() {
+        // ZenML's test_python_package_installer_args.
+        let mut i = input("p");
+        i.requirement_files = vec!["requirements.txt".into()];
+        i.installer_args = args(&[
+            ("default-timeout", InstallerArg::Value("99".into())),
+            ("other-arg", InstallerArg::Value("value".into())),
+            ("option", InstallerArg::Flag),
+        ]);
+        assert!(text(&i).contains(&format!(
+            "{PIP_LINE} --no-cache-dir --default-timeout=99 --other-arg=value --option -r requirements.txt"
+        )));
+        i.installer = PythonPackageInstaller::Uv;
+        assert_eq!(
+            installer_args(&i),
+            "--no-cache-dir --default-timeout=99 --other-arg=value --option"
+        );
+    }
+
+    #[test]
+    fn false_removes_an_option_lists_repeat_and_odd_values_are_quoted() {
+        let mut i = input("p");
+        i.installer_args = args(&[
+            ("no-cache-dir", InstallerArg::Off),
+            (
+                "extra-index-url",
+                InstallerArg::Values(vec!["http://a/simple".into(), "http://b/simple".into()]),
+            ),
+            (
+                "constraint",
+                InstallerArg::Value("my constraints.txt".into()),
+            ),
+            ("note", InstallerArg::Value("it's $HOME".into())),
+        ]);
+        assert_eq!(
+            installer_args(&i),
+            "--default-timeout=60 --extra-index-url=http://a/simple --extra-index-url=http://b/simple --constraint='my constraints.txt' --note='it'\\''s $HOME'"
+        );
+    }
+
+    #[test]
+    fn a_cache_mount_drops_no_cache_dir_and_covers_the_local_install() {
+        let mut i = input("p");
+        i.installer = PythonPackageInstaller::Uv;
+        i.cache_mount = Some("type=cache,target=/root/.cache/uv".into());
+        i.requirement_files = vec![REQUIREMENT_FILES[1].into()];
+        i.include_files = true;
+        i.local_project_install_command = Some("uv pip install --system --no-deps -e .".into());
+        let t = text(&i);
+        assert!(t.contains("RUN --mount=type=cache,target=/root/.cache/uv uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages -r .dockwright/requirements/2-requirements.txt"), "{t}");
+        assert!(t.contains("\nRUN --mount=type=cache,target=/root/.cache/uv uv pip install --system --no-deps -e .\n"), "{t}");
+        assert!(!t.contains("--no-cache-dir -r"), "{t}");
+        assert!(
+            t.contains("RUN command -v uv"),
+            "the bootstrap needs no mount: {t}"
+        );
+        i.installer = PythonPackageInstaller::Pip;
+        i.cache_mount = Some("type=cache,target=/root/.cache/pip".into());
+        assert!(text(&i).contains(&format!(
+            "RUN --mount=type=cache,target=/root/.cache/pip {} --default-timeout=60 -r",
+            PIP_LINE.trim_start_matches("RUN ")
+        )));
+    }
+
+    #[test]
+    fn apt_packages_are_deduplicated_quoted_and_lists_cleaned() {
+        let mut i = input("debian:bookworm");
+        i.apt_packages = ["git", "libgomp1", "git", "python3=3.11.2-1+b1", "libgomp1"]
+            .map(String::from)
+            .to_vec();
+        let t = text(&i);
+        let apt: Vec<&str> = t.lines().filter(|l| l.contains("apt-get")).collect();
+        assert_eq!(
+            apt,
+            [
+                "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 python3=3.11.2-1+b1 && rm -rf /var/lib/apt/lists/*"
+            ]
+        );
+    }
+
+    #[test]
+    fn env_values_are_double_quoted_with_docker_escapes() {
+        assert_eq!(quote_env_value(r#"say "hi""#), r#""say \"hi\"""#);
+        assert_eq!(quote_env_value("$HOME ${X}"), r#""\$HOME \${X}""#);
+        assert_eq!(quote_env_value(r"back\slash\"), r#""back\\slash\\""#);
+        assert_eq!(quote_env_value("a b  c"), r#""a b  c""#);
+        assert_eq!(quote_env_value(""), r#""""#);
+        assert_eq!(quote_env_value("it's"), r#""it's""#);
+        assert_eq!(
+            quote_env_value("1\n2\r"),
+            r#""1${DOCKWRIGHT_NEWLINE}2${DOCKWRIGHT_CR}""#
+        );
+    }
+
+    #[test]
+    fn newlines_in_env_values_come_in_as_declared_build_args() {
+        let mut i = input("p");
+        i.environment = map(&[("A", "plain")]);
+        assert!(render(&i).unwrap().build_args.is_empty());
+        i.runtime_environment = map(&[("CERT", "line1\nline2\n")]);
+        let rendered = render(&i).unwrap();
+        assert_eq!(rendered.build_args, map(&[(NEWLINE_ARG, "\n")]));
+        let lines: Vec<&str> = rendered.text.lines().collect();
+        assert_eq!(lines[2], "ARG DOCKWRIGHT_NEWLINE");
+        assert_eq!(lines[3], "ENV A=\"plain\"");
+        assert_eq!(
+            lines[4],
+            "ENV CERT=\"line1${DOCKWRIGHT_NEWLINE}line2${DOCKWRIGHT_NEWLINE}\""
+        );
+    }
+
+    #[test]
+    fn user_and_runtime_environment_come_last() {
+        let mut i = input("p");
+        i.include_files = true;
+        i.user = Some("1000:1000".into());
+        i.runtime_environment = map(&[("B", "2"), ("A", "1")]);
+        let t = text(&i);
+        assert!(
+            t.ends_with(
+                "COPY . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV A=\"1\"\nENV B=\"2\"\n"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn files_are_copied_only_when_included() {
+        let mut i = input("p");
+        assert!(!text(&i).contains("COPY . ."));
+        i.include_files = true;
+        assert!(text(&i).contains("\nCOPY . .\n"));
+    }
+
+    #[test]
+    fn from_settings_takes_what_the_dockerfile_needs() {
+        let yaml = "name: p\nsettings:\n  docker:\n    python_package_installer: pip\n    build_config:\n      build_options: {build_args: {MODE: prod, HTTP_PROXY: x}}\n    environment: {A: \"1\"}\n    user: app\n    allow_including_files_in_images: false\n";
+        let pipeline =
+            crate::settings::parse(yaml, std::path::Path::new("dockwright.yaml")).unwrap();
+        let i = DockerfileInput::from_settings(
+            "base:1",
+            &pipeline.docker,
+            vec![REQUIREMENT_FILES[0].into()],
+            vec!["git".into()],
+        );
+        assert_eq!(i.build_args, ["HTTP_PROXY", "MODE"]);
+        assert!(!i.include_files);
+        assert_eq!(i.installer, PythonPackageInstaller::Pip);
+        let t = text(&i);
+        assert!(
+            t.starts_with(
+                "FROM base:1\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nENV A=\"1\"\nRUN apt-get"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("USER app"));
+    }
+
+    #[test]
+    fn values_that_could_break_out_of_a_line_are_refused() {
+        let mut i = input("p");
+        i.environment = map(&[("BAD-KEY", "x")]);
+        assert_eq!(render(&i).unwrap_err().what, "environment variable");
+        let mut i = input("p");
+        i.apt_packages = vec!["git\nRUN curl evil".into()];
+        assert_eq!(render(&i).unwrap_err().what, "apt package");
+        let mut i = input("p");
+        i.local_project_install_command = Some("pip install . \\".into());
+        assert_eq!(
+            render(&i).unwrap_err().what,
+            "local project install command"
+        );
+        let mut i = input("p");
+        i.user = Some("app\nUSER root".into());
+        assert_eq!(render(&i).unwrap_err().what, "user");
+        let mut i = input("p");
+        i.requirement_files = vec!["../etc/passwd".into()];
+        assert_eq!(render(&i).unwrap_err().what, "requirements file");
+        let mut i = input("python:3.11\nRUN x");
+        assert_eq!(render(&i).unwrap_err().what, "parent image");
+        i.parent = "p".into();
+        i.installer_args = args(&[("index-url", InstallerArg::Value("a\nb".into()))]);
+        let error = render(&i).unwrap_err();
+        assert_eq!(error.what, "installer option value");
+        assert_eq!(
+            error.to_string(),
+            "cannot write installer option value `a\\nb` into the Dockerfile: must be a single line"
+        );
+        let mut i = input("p");
+        i.environment = map(&[("A", "nul\0")]);
+        assert_eq!(render(&i).unwrap_err().what, "environment value");
+        let mut i = input("p");
+        i.cache_mount = Some("type=cache, target=/x".into());
+        assert_eq!(render(&i).unwrap_err().what, "cache mount");
+    }
+
+    #[test]
+    fn validators_accept_the_usual_and_refuse_the_rest() {
+        for ok in ["PATH", "_x", "http_proxy", "A1"] {
+            assert!(check_env_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "É"] {
+            assert!(check_env_key(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "git",
+            "libc6:amd64",
+            "g++",
+            "python3=3.11.2-1+b1",
+            "git/bookworm-backports",
+            "libstdc++6",
+        ] {
+            assert!(check_apt_package(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Git", "-x", "git;ls", "git ls", "git=", "git:"] {
+            assert!(check_apt_package(bad).is_err(), "{bad}");
+        }
+        for ok in ["app", "1000", "1000:1000", "app:staff", "_svc"] {
+            assert!(check_user(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "app:", "a b", "$USER", "-x"] {
+            assert!(check_user(bad).is_err(), "{bad}");
+        }
+        assert_eq!(shell_quote("http://a/simple"), "http://a/simple");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let mut i = input("p");
+        i.environment = map(&[("Z", "1"), ("A", "2"), ("M", "x\ny")]);
+        i.apt_packages = vec!["b-pkg".into(), "a-pkg".into()];
+        assert_eq!(render(&i).unwrap(), render(&i.clone()).unwrap());
+        let t = text(&i);
+        assert!(t.find("ENV A=").unwrap() < t.find("ENV M=").unwrap());
+        assert!(
+            t.contains("install -y --no-install-recommends b-pkg a-pkg"),
+            "apt order as given"
+        );
+    }
+
+    /// The quoting, checked by the real engine: ENV lines are built with the classic
+    /// builder on `scratch` (no base image needed) and read back from the image config.
+    #[test]
+    fn env_values_survive_a_real_docker_build() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+
+        let values = map(&[
+            ("QUOTES", r#"say "hi" and 'bye'"#),
+            ("SPACES", "  a b  "),
+            ("DOLLARS", "$HOME ${PATH} $ $$"),
+            ("BACKSLASHES", r"C:\dir\ \n \\ end\"),
+            ("NEWLINES", "line1\nline2\n\nend"),
+            ("CR", "a\r\nb"),
+            ("TAB", "a\tb"),
+            ("EMPTY", ""),
+            ("UNICODE", "héllo → ✓"),
+            ("EQUALS", "a=b=c"),
+            ("HASH", "# not a comment"),
+        ]);
+        let mut i = input("scratch");
+        i.environment = values.clone();
+        i.runtime_environment = map(&[("RUNTIME_MULTI", "x\ny$z\"")]);
+        let rendered = render(&i).unwrap();
+
+        let tag = format!("dockwright-test-env-quoting:{}", std::process::id());
+        let mut build = Command::new("docker");
+        build
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &tag]);
+        for (name, value) in &rendered.build_args {
+            build.arg("--build-arg").arg(format!("{name}={value}"));
+        }
+        let mut child = build
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the docker CLI (tests need a Docker engine)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(rendered.text.as_bytes())
+            .unwrap();
+        let built = child.wait_with_output().unwrap();
+        assert!(
+            built.status.success(),
+            "docker build failed: {}\n{}",
+            String::from_utf8_lossy(&built.stderr),
+            rendered.text
+        );
+
+        let inspect = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{json .Config.Env}}", &tag])
+            .output()
+            .unwrap();
+        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+        assert!(
+            inspect.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        let env: Vec<String> = serde_json::from_slice(&inspect.stdout).unwrap();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (key, expected) in values.iter().chain(&i.runtime_environment) {
+            assert_eq!(env.get(key), Some(expected), "{key}");
+        }
+    }
 }

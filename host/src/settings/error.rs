@@ -174,7 +174,7 @@ pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> O
 }
 
 /// "did you mean `x`?" for a likely typo, else the list of valid names.
-pub fn suggestion<'a>(unknown: &str, known: &[&'a str]) -> String {
+pub fn suggestion(unknown: &str, known: &[&str]) -> String {
     match closest(unknown, known.iter().copied()) {
         Some(name) => format!("did you mean `{name}`?"),
         None => format!("valid keys: {}", known.join(", ")),
