@@ -1191,3 +1191,42 @@ fn conformance_settings_read_as_stated() {
     );
     assert_eq!(custom.docker.build_context_root.as_deref(), Some("docker"));
 }
+
+#[test]
+fn odd_documents_are_errors_not_panics() {
+    let documents = [
+        "- a\n- b\n",
+        "42\n",
+        "name: [\n",
+        "? [a]\n: b\n",
+        "a: &x [*x]\n",
+        "name: !!binary aGVsbG8=\n",
+        "name: p\nsettings: {docker: [1]}\n",
+        "name: p\nsettings:\n  docker:\n    environment: {? [a] : b}\n",
+        "name: p\nsettings:\n  docker: 5\nsteps:\n  - name: a\n    command: [x]\n    settings: {docker: {user: x}}\n",
+        "name: p\nsteps:\n  - name: a\n    command: [x]\n    after: [a, a]\n",
+        "name: p\nsteps: [~]\n",
+        "name: p\nplugins: [[]]\n",
+        "name: p\ngrants: [x]\n",
+        "name: p\nstack: 3\n",
+        "name: 99999999999999999999999999999999999999999999\n",
+        "name: p\nsettings:\n  docker:\n    build_config: {build_options: {shm_size: 1e400}}\n",
+        "\u{feff}name: p\n",
+        "name: p\r\nsettings:\r\n  docker:\r\n    apt_packages: git\r\n",
+    ];
+    for document in documents {
+        match load_str(document) {
+            Ok(pipeline) => assert!(!pipeline.name.is_empty()),
+            Err(error) => {
+                let shown = error.to_string();
+                assert!(
+                    shown.starts_with("dockwright.yaml:"),
+                    "{document:?}: {shown}"
+                );
+            }
+        }
+    }
+    let crlf = err("name: p\r\nsettings:\r\n  docker:\r\n    apt_packages: git\r\n");
+    assert_eq!((crlf.line, crlf.column), (4, 19));
+    assert_eq!(crlf.source_line.as_deref(), Some("    apt_packages: git"));
+}
