@@ -7,7 +7,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::plugins::{self, Dirs, Limits, Origin, Plugin, Registry};
+use crate::context::HashCache;
+use crate::plan::Plan;
+use crate::plugins::{self, Dirs, Group, Limits, Origin, Platform, Plugin, Registry};
+use crate::workflow::{self, Gathered};
 
 #[derive(Parser)]
 #[command(
@@ -45,9 +48,53 @@ impl SandboxArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show which images the pipeline needs, without Docker.
+    Plan {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long)]
+        json: bool,
+        /// Say per image why it is built or reused.
+        #[arg(long)]
+        explain: bool,
+        /// Treat a requirements conflict as an error.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Show the requirement groups in install order, each line with its origin.
+    Requirements {
+        #[command(flatten)]
+        file: FileArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The integrations every installed provider offers.
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
     /// Manage requirement-source plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(Args)]
+struct FileArg {
+    /// The pipeline file.
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "dockwright.yaml",
+        value_name = "FILE"
+    )]
+    path: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum IntegrationsCommand {
+    /// List the integrations of every integration provider.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +128,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dirs = Dirs::from_env();
     let limits = cli.sandbox.limits();
     match cli.command {
+        Command::Plan {
+            file,
+            json,
+            explain,
+            strict,
+        } => {
+            let registry = Registry::load(&dirs, limits)?;
+            let gathered = workflow::gather(&file.path, &registry)?;
+            let mut cache = hash_cache();
+            let plan = workflow::plan(&gathered, &mut cache, strict)?;
+            let _ = cache.save();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print_plan(&plan, explain);
+            }
+        }
+        Command::Requirements { file, json } => {
+            let registry = Registry::load(&dirs, limits)?;
+            let gathered = workflow::gather(&file.path, &registry)?;
+            print_requirements(&gathered, json)?;
+        }
+        Command::Integrations(IntegrationsCommand::List { json }) => {
+            let registry = Registry::load(&dirs, limits)?;
+            print_integrations(&registry, json)?;
+        }
         Command::Plugin(PluginCommand::List { json }) => {
             let registry = Registry::load(&dirs, limits)?;
             print_list(&registry.plugins, json);
@@ -187,4 +260,117 @@ fn print_inspect(p: &Plugin, json: bool) {
     for i in &p.header.imports {
         println!("  {i}");
     }
+}
+
+fn hash_cache() -> HashCache {
+    HashCache::default_file()
+        .and_then(|file| HashCache::load(&file).ok())
+        .unwrap_or_else(HashCache::in_memory)
+}
+
+fn group_name(group: Group) -> String {
+    serde_json::to_value(group)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn print_plan(plan: &Plan, explain: bool) {
+    println!("pipeline {}", plan.pipeline);
+    for image in &plan.images {
+        let kind = serde_json::to_value(image.kind).expect("json");
+        println!("\n{} ({})", image.name, kind.as_str().unwrap_or_default());
+        if let Some(parent) = &image.parent {
+            println!("  from:         {parent}");
+        }
+        if !image.steps.is_empty() {
+            println!("  steps:        {}", image.steps.join(", "));
+        }
+        for r in &image.requirements {
+            println!(
+                "  {:<13} {} line(s) -> {}",
+                format!("{}:", group_name(r.group)),
+                r.lines.len(),
+                r.file
+            );
+        }
+        if !image.apt_packages.is_empty() {
+            println!("  apt:          {}", image.apt_packages.join(" "));
+        }
+        println!("  build key:    {}", image.build_key);
+        if explain {
+            for (input, digest) in &image.key_inputs {
+                println!("    {input}: {digest}");
+            }
+        }
+    }
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
+    if json {
+        let groups: Vec<_> = gathered
+            .groups
+            .iter()
+            .map(|g| json!({"steps": g.steps, "requirements": g.requirements}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&groups)?);
+        return Ok(());
+    }
+    for (i, g) in gathered.groups.iter().enumerate() {
+        if gathered.groups.len() > 1 {
+            println!("# settings {} (steps: {})", i + 1, g.steps.join(", "));
+        }
+        for group in &g.requirements.groups {
+            println!("[{}] {}", group_name(group.group), group.file);
+            let width = group.lines.iter().map(|l| l.text.len()).max().unwrap_or(0);
+            for line in &group.lines {
+                println!(
+                    "  {:<width$}  # {} ({})",
+                    line.text, line.origin, line.plugin
+                );
+            }
+        }
+        if !g.requirements.apt_packages.is_empty() {
+            println!("[apt] {}", g.requirements.apt_packages.join(" "));
+        }
+        for conflict in &g.requirements.conflicts {
+            eprintln!("warning: requirements conflict: {conflict}");
+        }
+    }
+    Ok(())
+}
+
+fn print_integrations(registry: &Registry, json: bool) -> anyhow::Result<()> {
+    let platform = Platform::default();
+    let mut rows = Vec::new();
+    for plugin in registry
+        .plugins
+        .iter()
+        .filter(|p| p.manifest.group == Group::Integrations)
+    {
+        for integration in registry.runtime.catalogue(plugin, &platform)?.value {
+            rows.push((plugin.label(), integration));
+        }
+    }
+    if json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(provider, i)| json!({"name": i.name, "provider": provider, "requirements": i.requirements, "apt_packages": i.apt_packages, "description": i.description}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("{:<24} {:<22} REQUIREMENTS", "INTEGRATION", "PROVIDER");
+    for (provider, i) in &rows {
+        println!(
+            "{:<24} {:<22} {}",
+            i.name,
+            provider,
+            i.requirements.join(", ")
+        );
+    }
+    Ok(())
 }

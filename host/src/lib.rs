@@ -12,5 +12,8 @@ pub mod context;
 pub mod dockerfile;
 pub mod engine;
 pub mod local_env;
+pub mod plan;
 pub mod plugins;
+pub mod requirements;
 pub mod settings;
+pub mod workflow;

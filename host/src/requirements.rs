@@ -30,6 +30,8 @@ pub fn group_file(group: Group) -> &'static str {
 pub struct Sourced {
     /// `name version` of the plugin.
     pub plugin: String,
+    /// `sha256:<hex>` of the plugin's wasm: part of the build key.
+    pub digest: String,
     pub group: Group,
     pub contribution: Contribution,
 }
@@ -237,6 +239,7 @@ mod tests {
     fn source(plugin: &str, group: Group, lines: &[(&str, &str)], apt: &[&str]) -> Sourced {
         Sourced {
             plugin: plugin.into(),
+            digest: format!("sha256:{plugin}"),
             group,
             contribution: Contribution {
                 requirements: lines

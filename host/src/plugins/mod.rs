@@ -8,6 +8,7 @@ pub mod cache;
 pub mod error;
 pub mod manifest;
 pub mod runtime;
+pub mod sources;
 pub mod types;
 pub mod v1;
 

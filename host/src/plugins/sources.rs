@@ -1,0 +1,249 @@
+//! Calling the requirement sources for one image's settings: which plugin serves which
+//! setting, what it is granted, and routing `required_integrations` to the providers whose
+//! catalogue holds each name. The setting that asks for the work is the grant for the
+//! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::types::{Grants, Platform, Request};
+use super::{Group, Origin, Plugin, PluginError, Registry};
+use crate::local_env;
+use crate::requirements::Sourced;
+use crate::settings::{DockerSettings, Pipeline, Requirements};
+
+/// Why the requirement sources could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("replicate_local_python_environment: {0}")]
+    LocalEnvironment(#[from] local_env::LocateError),
+    #[error("the built-in plugin `{0}` is missing from this build")]
+    MissingBuiltin(&'static str),
+    #[error(
+        "unknown integration `{name}` in required_integrations of {file}{}",
+        suggest(suggestions)
+    )]
+    UnknownIntegration {
+        name: String,
+        file: String,
+        suggestions: Vec<String>,
+    },
+    #[error(
+        "integration `{name}` is provided by both {first} and {second}; remove one of the plugins"
+    )]
+    AmbiguousIntegration {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        many => format!("; did you mean one of: {}?", many.join(", ")),
+    }
+}
+
+/// Asks every source the settings need, in group order, and returns what each contributed.
+/// Any failure fails the whole set: no partial requirement set is returned.
+pub fn gather(
+    registry: &Registry,
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    platform: &Platform,
+) -> Result<Vec<Sourced>, SourceError> {
+    let mut out = Vec::new();
+    let base_dir = pipeline.base_dir.as_path();
+    if let Some(export) = &docker.replicate_local_python_environment {
+        let setting = serde_json::to_value(export).expect("plain data");
+        let request = local_env::request(&setting, base_dir, platform.clone(), None)?;
+        out.push(call(registry, builtin(registry, "local-env")?, &request)?);
+    }
+    if docker.requirements.is_some() || docker.pyproject_path.is_some() {
+        let request = requirements_request(docker, base_dir, platform);
+        out.push(call(
+            registry,
+            builtin(registry, "requirements")?,
+            &request,
+        )?);
+    }
+    out.extend(integrations(registry, pipeline, docker, platform)?);
+    if let Some(stack) = &pipeline.stack
+        && docker.install_stack_requirements
+        && !stack.components.is_empty()
+    {
+        let request = Request {
+            platform: platform.clone(),
+            settings: json!({"stack": stack, "install_stack_requirements": true}),
+            base_dir: base_dir.to_path_buf(),
+            grants: Grants::default(),
+        };
+        out.push(call(registry, builtin(registry, "stack")?, &request)?);
+    }
+    Ok(out)
+}
+
+fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Platform) -> Request {
+    let mut grants = Grants::default();
+    if let Some(Requirements::File(path)) = &docker.requirements {
+        grants.read.push(parent_dir(&base_dir.join(path)));
+    }
+    if let Some(path) = &docker.pyproject_path {
+        grants.read.push(parent_dir(&base_dir.join(path)));
+    }
+    if let Some(command) = docker
+        .pyproject_export_command
+        .as_ref()
+        .and_then(|c| c.first())
+    {
+        grants.exec.push(command.clone());
+    }
+    Request {
+        platform: platform.clone(),
+        settings: json!({
+            "requirements": docker.requirements,
+            "pyproject_path": docker.pyproject_path,
+            "pyproject_export_command": docker.pyproject_export_command,
+        }),
+        base_dir: base_dir.to_path_buf(),
+        grants,
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Routes each required integration to the one provider that knows it, then asks each
+/// provider for its share, in the order the names were given.
+fn integrations(
+    registry: &Registry,
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    platform: &Platform,
+) -> Result<Vec<Sourced>, SourceError> {
+    if docker.required_integrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let providers: Vec<&Plugin> = registry
+        .plugins
+        .iter()
+        .filter(|p| p.manifest.group == Group::Integrations && p.manifest.name != "stack")
+        .collect();
+    let mut catalogue: BTreeMap<String, &Plugin> = BTreeMap::new();
+    let mut known = Vec::new();
+    for provider in &providers {
+        for integration in registry.runtime.catalogue(provider, platform)?.value {
+            let key = integration.name.clone();
+            if let Some(first) = catalogue.get(&key) {
+                if docker.required_integrations.contains(&key) {
+                    return Err(SourceError::AmbiguousIntegration {
+                        name: integration.name,
+                        first: first.label(),
+                        second: provider.label(),
+                    });
+                }
+                continue;
+            }
+            catalogue.insert(key, provider);
+            known.push(integration.name);
+        }
+    }
+    let mut per_provider: Vec<(&Plugin, Vec<String>)> = Vec::new();
+    for name in &docker.required_integrations {
+        let Some(provider) = catalogue.get(name) else {
+            return Err(SourceError::UnknownIntegration {
+                name: name.clone(),
+                file: pipeline.file.display().to_string(),
+                suggestions: closest(name, &known),
+            });
+        };
+        match per_provider
+            .iter_mut()
+            .find(|(p, _)| p.digest == provider.digest)
+        {
+            Some((_, names)) => names.push(name.clone()),
+            None => per_provider.push((provider, vec![name.clone()])),
+        }
+    }
+    per_provider
+        .into_iter()
+        .map(|(provider, names)| {
+            let request = Request {
+                platform: platform.clone(),
+                settings: json!({"required_integrations": names}),
+                base_dir: pipeline.base_dir.clone(),
+                grants: third_party_grants(pipeline, provider),
+            };
+            call(registry, provider, &request)
+        })
+        .collect()
+}
+
+/// For suggestions only: names match exactly, as in ZenML 0.98 (`Sklearn` is unknown), but
+/// a slip in case or `-`/`_` should still find its name.
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
+fn closest(name: &str, known: &[String]) -> Vec<String> {
+    let wanted = normalize(name);
+    let mut scored: Vec<(f64, &String)> = known
+        .iter()
+        .map(|k| {
+            (
+                strsim::normalized_damerau_levenshtein(&wanted, &normalize(k)),
+                k,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.6)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, k)| k.clone()).collect()
+}
+
+/// What `grants:` in the pipeline gives a plugin that is not built in.
+fn third_party_grants(pipeline: &Pipeline, plugin: &Plugin) -> Grants {
+    if plugin.origin == Origin::Builtin {
+        return Grants::default();
+    }
+    pipeline
+        .grants
+        .get(&plugin.manifest.name)
+        .map(|g| Grants {
+            read: g.read.clone(),
+            exec: g.exec.clone(),
+        })
+        .unwrap_or_default()
+}
+
+fn builtin<'r>(registry: &'r Registry, name: &'static str) -> Result<&'r Plugin, SourceError> {
+    registry
+        .plugins
+        .iter()
+        .find(|p| p.origin == Origin::Builtin && p.manifest.name == name)
+        .ok_or(SourceError::MissingBuiltin(name))
+}
+
+fn call(registry: &Registry, plugin: &Plugin, request: &Request) -> Result<Sourced, SourceError> {
+    let outcome = registry.runtime.contribute(plugin, request)?;
+    for log in &outcome.logs {
+        if matches!(log.level, "warn" | "error") {
+            eprintln!("{}: plugin {}: {}", log.level, plugin.label(), log.message);
+        }
+    }
+    Ok(Sourced {
+        plugin: plugin.label(),
+        digest: plugin.digest.clone(),
+        group: plugin.manifest.group,
+        contribution: outcome.value,
+    })
+}
