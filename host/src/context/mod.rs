@@ -90,7 +90,7 @@ pub struct FileIdentity {
 /// A regular file on disk that belongs to the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskFile {
-    /// Where to read it (absolute when the root was absolute).
+    /// Where to read it: an absolute path.
     pub source: PathBuf,
     pub executable: bool,
     pub identity: FileIdentity,
@@ -166,6 +166,12 @@ impl Context {
     /// (a relative path is taken relative to `root`; it must exist), else from
     /// `<root>/.dockerignore` when that exists, else nothing is excluded.
     pub fn scan(root: &Path, dockerignore: Option<&Path>) -> Result<Context, ContextError> {
+        // Absolute (not canonical: symlinks in the root's own path are the user's choice),
+        // so that hash-cache keys never collide between two projects.
+        let root = &std::path::absolute(root).map_err(|source| ContextError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
         let is_dir = fs::metadata(root)
             .map_err(|source| ContextError::Io {
                 path: root.to_path_buf(),
@@ -203,6 +209,7 @@ impl Context {
         }
     }
 
+    /// The context root, made absolute.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -233,6 +240,19 @@ impl Context {
     /// FIFOs, sockets and devices that were included by the rules but left out.
     pub fn skipped_special(&self) -> &[String] {
         &self.skipped_special
+    }
+
+    /// Bytes of file content the archive will carry (disk files not replaced by an extra
+    /// file, plus the extra files), e.g. to warn about a large context.
+    pub fn content_size(&self) -> u64 {
+        self.members()
+            .iter()
+            .map(|member| match member {
+                Member::File { file, .. } => file.identity.size,
+                Member::Extra(extra) => extra.contents.len() as u64,
+                Member::Directory(_) | Member::Symlink { .. } => 0,
+            })
+            .sum()
     }
 
     /// What the scan touched on disk.

@@ -543,6 +543,7 @@ fn extra_files_override_disk_files_and_create_parents() {
             ("app.py", 'f', 0o644, b"x"),
         ]
     );
+    assert_eq!(context.content_size(), 15 + 6 + 1);
     // Adding the same path again replaces the earlier extra file.
     let mut context = context;
     context
@@ -780,4 +781,19 @@ fn an_empty_context_holds_only_extra_files() {
     assert_eq!(rows[0].0, "Dockerfile");
     let digest = context.digest(&mut HashCache::in_memory()).unwrap();
     assert_eq!(digest.members.len(), 1);
+}
+
+/// Cache keys are absolute paths even when the root is given relative (tests run in the
+/// package directory).
+#[test]
+fn a_relative_root_is_made_absolute() {
+    let context = Context::scan(Path::new("src/context"), None).unwrap();
+    assert!(context.root().is_absolute());
+    assert!(context.files().any(|path| path == "mod.rs"));
+    for entry in context.entries() {
+        if let EntryKind::File(file) = &entry.kind {
+            assert!(file.source.is_absolute(), "{}", file.source.display());
+            assert!(file.source.ends_with(&entry.path));
+        }
+    }
 }
