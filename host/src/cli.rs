@@ -136,7 +136,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let registry = Registry::load(&dirs, limits)?;
             let gathered = workflow::gather(&file.path, &registry)?;
-            let mut cache = hash_cache();
+            let mut cache =
+                HashCache::load(&dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
             let plan = workflow::plan(&gathered, &mut cache, strict)?;
             let _ = cache.save();
             if json {
@@ -260,12 +261,6 @@ fn print_inspect(p: &Plugin, json: bool) {
     for i in &p.header.imports {
         println!("  {i}");
     }
-}
-
-fn hash_cache() -> HashCache {
-    HashCache::default_file()
-        .and_then(|file| HashCache::load(&file).ok())
-        .unwrap_or_else(HashCache::in_memory)
 }
 
 fn group_name(group: Group) -> String {

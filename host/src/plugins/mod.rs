@@ -26,6 +26,10 @@ pub struct Dirs {
     pub cache: PathBuf,
     /// Installed plugins (`$XDG_DATA_HOME/dockwright/plugins`).
     pub plugins: PathBuf,
+    /// The per-file hash cache of build contexts.
+    pub context_hashes: PathBuf,
+    /// Records of finished builds, and build locks (`$XDG_CACHE_HOME/dockwright/builds`).
+    pub builds: PathBuf,
 }
 
 impl Dirs {
@@ -37,9 +41,12 @@ impl Dirs {
                 .or_else(|| fallback.map(|d| d.join("dockwright")))
                 .unwrap_or_else(|| std::env::temp_dir().join("dockwright"))
         };
+        let cache = base("DOCKWRIGHT_CACHE_DIR", dirs::cache_dir());
         Dirs {
-            cache: base("DOCKWRIGHT_CACHE_DIR", dirs::cache_dir()).join("components"),
+            cache: cache.join("components"),
             plugins: base("DOCKWRIGHT_DATA_DIR", dirs::data_dir()).join("plugins"),
+            context_hashes: cache.join("context-hashes.json"),
+            builds: cache.join("builds"),
         }
     }
 }
