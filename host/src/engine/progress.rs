@@ -84,7 +84,7 @@ impl LineAssembler {
         let mut lines = Vec::new();
         while let Some(end) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=end).collect();
-            lines.push(last_carriage_segment(&line[..line.len() - 1]).to_string());
+            lines.push(strip_ansi(last_carriage_segment(&line[..line.len() - 1])));
         }
         lines
     }
@@ -92,9 +92,30 @@ impl LineAssembler {
     /// The unterminated rest, if any, once the stream has ended.
     pub(crate) fn finish(&mut self) -> Option<String> {
         let rest = std::mem::take(&mut self.partial);
-        let rest = last_carriage_segment(&rest);
-        (!rest.is_empty()).then(|| rest.to_string())
+        let rest = strip_ansi(last_carriage_segment(&rest));
+        (!rest.is_empty()).then_some(rest)
     }
+}
+
+/// Removes terminal colour codes (`ESC [ ... m`): the classic builder paints a step's
+/// stderr red, which is noise in logs and error messages.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, up to the final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn last_carriage_segment(line: &str) -> &str {
@@ -195,6 +216,17 @@ mod tests {
         );
         assert_eq!(lines.finish().as_deref(), Some("Done"));
         assert_eq!(lines.finish(), None);
+    }
+
+    #[test]
+    fn strips_the_builders_colour_codes() {
+        let mut lines = LineAssembler::default();
+        let got =
+            lines.push("\u{1b}[91mERROR: no match\n\u{1b}[0mRemoving intermediate container 1\n");
+        assert_eq!(
+            got,
+            vec!["ERROR: no match", "Removing intermediate container 1"]
+        );
     }
 
     struct Recorder(Vec<String>);
