@@ -1,6 +1,6 @@
 //! `pip freeze` and `uv pip freeze`, reproduced from the scanned site-packages directories.
 //!
-//! pip (23.2+, `operations/freeze.py`): the first distribution seen for a canonical name wins
+//! pip (`operations/freeze.py`, 23.2 and later; checked against pip 23.2.1): the first distribution seen for a canonical name wins
 //! (directories in `sys.path` order); names failing PEP 508 are skipped; `pip` is left out,
 //! and so are `setuptools`, `distribute` and `wheel` when the interpreter is older than 3.12;
 //! each line uses the raw `Name:` header; editables print pip's no-VCS form (a comment, then
@@ -67,7 +67,7 @@ pub fn pip_freeze(sites: &[Site], python: Option<(u32, u32)>) -> Output {
             }
         }
     }
-    let skip = pip_skip_set(python);
+    let skip = pip_skip_set(python, pip_version(&dists));
     dists.retain(|d| !skip.contains(&names::canonicalize(&d.raw_name).as_str()));
     dists.sort_by_cached_key(|d| d.raw_name.to_lowercase());
     for dist in &dists {
@@ -120,10 +120,21 @@ fn pip_dist<'a>(
     })
 }
 
-/// `{python, wsgiref, argparse, pip}`, plus the build backends before Python 3.12.
-fn pip_skip_set(python: Option<(u32, u32)>) -> Vec<&'static str> {
+/// The version of the environment's own pip, which decides its skip set.
+fn pip_version(dists: &[PipDist]) -> Option<Version> {
+    let pip = dists
+        .iter()
+        .find(|d| names::canonicalize(&d.raw_name) == "pip")?;
+    Version::from_str(pip.version.as_deref()?.trim()).ok()
+}
+
+/// `{python, wsgiref, argparse, pip}`, plus the build backends (`setuptools`, `distribute`,
+/// `wheel`) before Python 3.12 — or always with a pip older than 23.2, which hid them
+/// regardless of the interpreter.
+fn pip_skip_set(python: Option<(u32, u32)>, pip: Option<Version>) -> Vec<&'static str> {
     let mut skip = vec!["python", "wsgiref", "argparse", "pip"];
-    if python.is_some_and(|v| v < (3, 12)) {
+    let old_pip = pip.is_some_and(|v| v < Version::new([23, 2]));
+    if old_pip || python.is_some_and(|v| v < (3, 12)) {
         skip.extend(["setuptools", "distribute", "wheel"]);
     }
     skip
@@ -340,9 +351,12 @@ mod tests {
 
     #[test]
     fn skip_set_depends_on_the_interpreter() {
-        assert!(pip_skip_set(Some((3, 11))).contains(&"setuptools"));
-        assert!(!pip_skip_set(Some((3, 12))).contains(&"wheel"));
-        assert!(pip_skip_set(None).contains(&"pip"));
+        let pip = |v: &str| Some(Version::from_str(v).unwrap());
+        assert!(pip_skip_set(Some((3, 11)), pip("24.0")).contains(&"setuptools"));
+        assert!(!pip_skip_set(Some((3, 12)), pip("23.2")).contains(&"wheel"));
+        assert!(pip_skip_set(Some((3, 12)), pip("23.1.2")).contains(&"wheel"));
+        assert!(pip_skip_set(None, None).contains(&"pip"));
+        assert!(!pip_skip_set(None, None).contains(&"setuptools"));
     }
 
     fn info(file_name: &str, name: &str, version: &str, direct_url: Option<&str>) -> Info {

@@ -72,10 +72,10 @@ pub fn scan(dir: &str) -> io::Result<Site> {
             }
         } else if low.ends_with(".egg") {
             site.eggs.push(file_name);
-        } else if file_name.ends_with(".egg-link") {
-            if let Some(link) = read_egg_link(dir, &file_name) {
-                site.egg_links.push(link);
-            }
+        } else if file_name.ends_with(".egg-link")
+            && let Some(link) = read_egg_link(dir, &file_name)
+        {
+            site.egg_links.push(link);
         }
     }
     for name in groups.into_iter().flat_map(|(_, names)| names) {
@@ -107,8 +107,8 @@ fn join(dir: &str, name: &str) -> String {
 pub fn read_info(path: &str, file_name: String) -> Info {
     let text = ["METADATA", "PKG-INFO"]
         .iter()
-        .find_map(|f| read_text(&join(path, f)))
-        .or_else(|| read_text(path));
+        .find_map(|f| read_header_block(&join(path, f)))
+        .or_else(|| read_header_block(path));
     let (name, version) = text.as_deref().map(headers).unwrap_or_default();
     Info {
         direct_url: read_text(&join(path, "direct_url.json")),
@@ -124,6 +124,39 @@ fn read_text(path: &str) -> Option<String> {
     let bytes = std::fs::read(Path::new(path)).ok()?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     (!text.is_empty()).then_some(text)
+}
+
+/// The start of a metadata file up to its first blank line (the headers), or `None` when it
+/// is missing, not a file or empty. The description after the headers can be large, and
+/// only the headers are needed.
+fn read_header_block(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(Path::new(path)).ok()?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = file.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        let searched_from = bytes.len().saturating_sub(3);
+        bytes.extend_from_slice(&chunk[..n]);
+        if let Some(end) = header_end(&bytes[searched_from..]) {
+            bytes.truncate(searched_from + end);
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Where the header block ends: just after the first `\n\n` or `\n\r\n`.
+fn header_end(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).enumerate().find_map(|(i, w)| match w {
+        [b'\n', b'\n'] => Some(i + 2),
+        [b'\n', b'\r'] if bytes.get(i + 2) == Some(&b'\n') => Some(i + 3),
+        _ => None,
+    })
 }
 
 /// The first `Name:` and `Version:` headers of core metadata (RFC 822 style: headers end at
@@ -183,6 +216,33 @@ mod tests {
             "Metadata-Version: 2.1\r\nname:  Foo.Bar \r\nVersion: 1.0\nName: Other\n\nVersion: 9\n";
         assert_eq!(headers(text), (Some("Foo.Bar ".into()), Some("1.0".into())));
         assert_eq!(headers("\nName: x"), (None, None));
+    }
+
+    #[test]
+    fn only_the_header_block_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("METADATA");
+        let body = "x".repeat(100_000);
+        std::fs::write(
+            &path,
+            format!("Name: a\r\nVersion: 1\r\n\r\n{body}\nName: b\n"),
+        )
+        .unwrap();
+        let block = read_header_block(path.to_str().unwrap()).unwrap();
+        assert_eq!(block, "Name: a\r\nVersion: 1\r\n\r\n");
+        // A header block longer than one read is still found whole.
+        let long = format!(
+            "Name: c\nSummary: {}\nVersion: 2\n\nbody",
+            "y".repeat(20_000)
+        );
+        std::fs::write(&path, &long).unwrap();
+        let block = read_header_block(path.to_str().unwrap()).unwrap();
+        assert_eq!(headers(&block), (Some("c".into()), Some("2".into())));
+        assert!(!block.ends_with("body"));
+        assert_eq!(
+            read_header_block(dir.path().join("none").to_str().unwrap()),
+            None
+        );
     }
 
     #[test]
