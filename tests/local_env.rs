@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 fn plugin() -> &'static (Runtime, Plugin) {
     static LOADED: OnceLock<(Runtime, Plugin)> = OnceLock::new();
     LOADED.get_or_init(|| {
-        let cache =
-            std::env::temp_dir().join(format!("dockwright-local-env-test-{}", std::process::id()));
+        // Compiled components are written atomically, so runs may share one cache (warm after
+        // the first run, as a user's is).
+        let cache = std::env::temp_dir().join("dockwright-local-env-test-components");
         let runtime = Runtime::new(cache, Limits::default()).expect("runtime");
         let wasm = builtin::PLUGINS
             .iter()
