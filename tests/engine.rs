@@ -111,6 +111,17 @@ impl BuildProgress for Recorder {
     }
 }
 
+/// Removes a named volume a test made, even when the test fails before removing it itself.
+struct VolumeCleanup(String);
+
+impl Drop for VolumeCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.0])
+            .output();
+    }
+}
+
 /// Removes the images a test made, even when it fails.
 struct Cleanup<'e> {
     engine: &'e Engine,
@@ -473,6 +484,7 @@ async fn installs_from_a_wheelhouse_and_runs_the_result_as_a_step() {
 async fn a_step_container_gets_exact_env_values_a_volume_and_its_exit_code() {
     let engine = engine().await;
     let volume = format!("dockwright-test-{}", fresh_key("vol"));
+    let _volume_cleanup = VolumeCleanup(volume.clone());
     let name = format!("dockwright-test-env-{}", std::process::id());
     let env = BTreeMap::from([
         ("QUOTES".to_string(), r#"it's "quoted""#.to_string()),
