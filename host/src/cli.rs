@@ -8,8 +8,13 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::context::HashCache;
-use crate::plan::Plan;
+use std::io::IsTerminal;
+
+use crate::engine::{BuildProgress, BuildStep, Engine, LogLine, PlainProgress, RegistryAuth};
+use crate::plan::{ImageKind, ImagePlan, Plan};
 use crate::plugins::{self, Dirs, Group, Limits, Origin, Platform, Plugin, Registry};
+use crate::records::Records;
+use crate::run::{self, BuildOptions, ImageResult, RunOptions};
 use crate::workflow::{self, Gathered};
 
 #[derive(Parser)]
@@ -60,6 +65,42 @@ enum Command {
         /// Treat a requirements conflict as an error.
         #[arg(long)]
         strict: bool,
+    },
+    /// Build (or reuse) the pipeline's images.
+    Build {
+        #[command(flatten)]
+        file: FileArg,
+        /// Push each final image to its registry.
+        #[arg(long)]
+        push: bool,
+        /// Treat a requirements conflict as an error.
+        #[arg(long)]
+        strict: bool,
+        /// Print the results as JSON (progress as plain lines on stderr).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build (or reuse) the images, then run the steps as containers.
+    Run {
+        #[command(flatten)]
+        file: FileArg,
+        /// Steps to run at the same time, at most.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Keep the steps' containers after they finish.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        push: bool,
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Make Dockwright's Debian-based Python parent image from this machine's Debian
+    /// packages (for machines that cannot pull).
+    BaseImage {
+        /// The image to make.
+        #[arg(default_value = "dockwright-base/python:bookworm")]
+        tag: String,
     },
     /// Show the requirement groups in install order, each line with its origin.
     Requirements {
@@ -136,15 +177,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let registry = Registry::load(&dirs, limits)?;
             let gathered = workflow::gather(&file.path, &registry)?;
-            let mut cache =
-                HashCache::load(&dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
-            let plan = workflow::plan(&gathered, &mut cache, strict)?;
-            let _ = cache.save();
+            let plan = plan_with_cache(&dirs, &gathered, strict)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
-                print_plan(&plan, explain);
+                let records = explain.then(|| Records::new(crate::records::dir_for(&dirs.builds)));
+                print_plan(&plan, records.as_ref());
             }
+        }
+        Command::Build {
+            file,
+            push,
+            strict,
+            json,
+        } => {
+            let registry = Registry::load(&dirs, limits)?;
+            let gathered = workflow::gather(&file.path, &registry)?;
+            let plan = plan_with_cache(&dirs, &gathered, strict)?;
+            print_warnings(&plan);
+            let results = block_on(build(&dirs, &plan, push, json))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            }
+        }
+        Command::Run {
+            file,
+            jobs,
+            keep,
+            push,
+            strict,
+        } => {
+            let registry = Registry::load(&dirs, limits)?;
+            let gathered = workflow::gather(&file.path, &registry)?;
+            let plan = plan_with_cache(&dirs, &gathered, strict)?;
+            print_warnings(&plan);
+            block_on(async {
+                build(&dirs, &plan, push, false).await?;
+                run_steps(&gathered.pipeline, &plan, jobs, keep).await
+            })?;
+        }
+        Command::BaseImage { tag } => {
+            if !crate::base_image::is_bootstrappable(&tag) {
+                anyhow::bail!(
+                    "only images named {}:<debian suite> can be made",
+                    crate::base_image::REPOSITORY
+                );
+            }
+            crate::base_image::ensure(&tag).map_err(anyhow::Error::msg)?;
         }
         Command::Requirements { file, json } => {
             let registry = Registry::load(&dirs, limits)?;
@@ -270,7 +349,125 @@ fn group_name(group: Group) -> String {
         .unwrap_or_default()
 }
 
-fn print_plan(plan: &Plan, explain: bool) {
+/// Plans with the on-disk hash cache, so an unchanged context is not read again.
+fn plan_with_cache(dirs: &Dirs, gathered: &Gathered, strict: bool) -> anyhow::Result<Plan> {
+    let mut cache =
+        HashCache::load(&dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
+    let plan = workflow::plan(gathered, &mut cache, strict)?;
+    // Only a cache: failing to save it costs speed next time, not correctness.
+    let _ = cache.save();
+    Ok(plan)
+}
+
+fn print_warnings(plan: &Plan) {
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
+async fn build(
+    dirs: &Dirs,
+    plan: &Plan,
+    push: bool,
+    json: bool,
+) -> anyhow::Result<Vec<ImageResult>> {
+    let engine = Engine::connect().await?;
+    let options = BuildOptions {
+        push,
+        auth: RegistryAuth::FromDockerConfig,
+        lock_dir: dirs.builds.join("locks"),
+        records: Records::new(crate::records::dir_for(&dirs.builds)),
+    };
+    let fancy = !json && std::io::stderr().is_terminal();
+    let mut progress = |image: &ImagePlan| -> Box<dyn BuildProgress> {
+        if fancy {
+            Box::new(BarProgress::new(&image.name))
+        } else {
+            Box::new(PlainProgress(std::io::stderr()))
+        }
+    };
+    let results = run::build_images(&engine, plan, &options, &mut progress).await?;
+    for r in &results {
+        let what = if r.existing {
+            "used as is"
+        } else if r.reused {
+            "reused (unchanged build key)"
+        } else {
+            "built"
+        };
+        let pushed = r
+            .pushed_digest
+            .as_deref()
+            .map(|d| format!(", pushed {d}"))
+            .unwrap_or_default();
+        eprintln!("{}: {what}{pushed}", r.name);
+    }
+    Ok(results)
+}
+
+async fn run_steps(
+    pipeline: &crate::settings::Pipeline,
+    plan: &Plan,
+    jobs: usize,
+    keep: bool,
+) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
+    let volume = format!(
+        "dockwright-{}-artifacts",
+        crate::plan::sanitize_tag(&pipeline.name).unwrap_or_default()
+    );
+    let options = RunOptions { jobs, keep, volume };
+    let print = |line: &LogLine| println!("{line}");
+    run::run_steps(&engine, pipeline, plan, &options, print).await?;
+    eprintln!(
+        "all {} step(s) of {} succeeded",
+        pipeline.steps.len(),
+        pipeline.name
+    );
+    Ok(())
+}
+
+/// A progress bar per image: the current instruction and the elapsed time.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl BarProgress {
+    fn new(image: &str) -> BarProgress {
+        let bar = indicatif::ProgressBar::new_spinner();
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}")
+            .expect("valid template");
+        bar.set_style(style);
+        bar.set_prefix(image.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        BarProgress { bar }
+    }
+}
+
+impl BuildProgress for BarProgress {
+    fn step(&mut self, step: &BuildStep) {
+        let mut instruction = step.instruction.clone();
+        instruction.truncate(instruction.floor_char_boundary(80));
+        self.bar
+            .set_message(format!("{}/{} {instruction}", step.index, step.total));
+    }
+    fn output(&mut self, _line: &str) {}
+}
+
+impl Drop for BarProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn print_plan(plan: &Plan, records: Option<&Records>) {
     println!("pipeline {}", plan.pipeline);
     for image in &plan.images {
         let kind = serde_json::to_value(image.kind).expect("json");
@@ -293,9 +490,16 @@ fn print_plan(plan: &Plan, explain: bool) {
             println!("  apt:          {}", image.apt_packages.join(" "));
         }
         println!("  build key:    {}", image.build_key);
-        if explain {
-            for (input, digest) in &image.key_inputs {
-                println!("    {input}: {digest}");
+        if let Some(records) = records {
+            if image.kind == ImageKind::Parent {
+                println!("  why:          used as is: nothing to add to it");
+                continue;
+            }
+            for (i, line) in crate::records::explain(image, records.last(&image.name).as_ref())
+                .iter()
+                .enumerate()
+            {
+                println!("  {:<13} {line}", if i == 0 { "why:" } else { "" });
             }
         }
     }

@@ -7,6 +7,7 @@
 //!
 //! The `dockwright` binary is a thin CLI ([`cli`]) over these modules.
 
+pub mod base_image;
 pub mod cli;
 pub mod context;
 pub mod dockerfile;
@@ -14,6 +15,8 @@ pub mod engine;
 pub mod local_env;
 pub mod plan;
 pub mod plugins;
+pub mod records;
 pub mod requirements;
+pub mod run;
 pub mod settings;
 pub mod workflow;

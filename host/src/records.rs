@@ -1,0 +1,100 @@
+//! Records of finished builds: per image name, the build key and the hashed inputs behind it,
+//! and the digest a push stored. `plan --explain` compares a new plan against them to say
+//! which input changed. A record is written only after its image was built (or reused) and
+//! tagged, so a failed build never leaves one behind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::ImagePlan;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub build_key: String,
+    pub key_inputs: BTreeMap<String, String>,
+    pub image_id: String,
+    /// `sha256:…` of the manifest a push stored, when the image was pushed.
+    pub pushed_digest: Option<String>,
+}
+
+/// The records in one directory, one JSON file per image name.
+pub struct Records {
+    dir: PathBuf,
+}
+
+impl Records {
+    pub fn new(dir: impl Into<PathBuf>) -> Records {
+        Records { dir: dir.into() }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join(format!("{safe}.json"))
+    }
+
+    /// The last record for `name`, if any (an unreadable record counts as none).
+    pub fn last(&self, name: &str) -> Option<Record> {
+        let bytes = std::fs::read(self.file(name)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes `record` atomically.
+    pub fn write(&self, record: &Record) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        serde_json::to_writer_pretty(&mut tmp, record)?;
+        tmp.persist(self.file(&record.name)).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Why an image will be built or reused, against its last record.
+pub fn explain(image: &ImagePlan, last: Option<&Record>) -> Vec<String> {
+    let Some(last) = last else {
+        return vec!["no recorded build of this image: it will be built".into()];
+    };
+    if last.build_key == image.build_key {
+        return vec![format!(
+            "unchanged since the last build (image {}): it will be reused",
+            short(&last.image_id)
+        )];
+    }
+    let mut out = vec!["changed since the last build: it will be built".to_string()];
+    for (input, digest) in &image.key_inputs {
+        match last.key_inputs.get(input) {
+            None => out.push(format!("new input: {input}")),
+            Some(old) if old != digest => out.push(format!("changed: {input}")),
+            Some(_) => {}
+        }
+    }
+    for input in last
+        .key_inputs
+        .keys()
+        .filter(|k| !image.key_inputs.contains_key(*k))
+    {
+        out.push(format!("removed input: {input}"));
+    }
+    out
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+/// The directory of records for builds against the engine at `host`.
+pub fn dir_for(builds: &Path) -> PathBuf {
+    builds.join("records")
+}
