@@ -148,9 +148,10 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
     Ok(set)
 }
 
-/// `None` for a pip option line (`--index-url …`, `-e …`), else the parsed requirement.
+/// `None` for a pip option line (`--index-url …`, `-e …`) or a comment (pip freeze writes
+/// one above an editable install), else the parsed requirement.
 fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
-    if line.text.starts_with('-') {
+    if line.text.starts_with('-') || line.text.starts_with('#') {
         return Ok(None);
     }
     Requirement::from_str(&line.text)
