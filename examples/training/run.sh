@@ -7,6 +7,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib" ]; then
+    rustup target add wasm32-wasip2   # the built-in plugins are compiled for it
+fi
 cargo build --locked -p dockwright
 wheelhouse="$root/target/example-wheelhouse"
 python3 -m pip download --quiet --only-binary=:all: --python-version 3.11 \
