@@ -21,11 +21,8 @@ fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("builtin_sources");
-        let dirs = Dirs {
-            cache: home.join("cache"),
-            // Empty: only the built-in plugins are loaded.
-            plugins: home.join("no-installed-plugins"),
-        };
+        // The data dir holds no plugins: only the built-in ones are loaded.
+        let dirs = Dirs::at(&home.join("cache"), &home.join("data"));
         // Generous deadline: a loaded CI machine must not turn a good call into a timeout.
         let limits = Limits {
             deadline: Duration::from_secs(30),

@@ -41,10 +41,17 @@ impl Dirs {
                 .or_else(|| fallback.map(|d| d.join("dockwright")))
                 .unwrap_or_else(|| std::env::temp_dir().join("dockwright"))
         };
-        let cache = base("DOCKWRIGHT_CACHE_DIR", dirs::cache_dir());
+        Dirs::at(
+            &base("DOCKWRIGHT_CACHE_DIR", dirs::cache_dir()),
+            &base("DOCKWRIGHT_DATA_DIR", dirs::data_dir()),
+        )
+    }
+
+    /// The layout under a cache root and a data root.
+    pub fn at(cache: &Path, data: &Path) -> Dirs {
         Dirs {
             cache: cache.join("components"),
-            plugins: base("DOCKWRIGHT_DATA_DIR", dirs::data_dir()).join("plugins"),
+            plugins: data.join("plugins"),
             context_hashes: cache.join("context-hashes.json"),
             builds: cache.join("builds"),
         }
