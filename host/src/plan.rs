@@ -561,10 +561,10 @@ fn normalize(path: &Path) -> PathBuf {
 /// `python:X.Y…` tag, else unknown (markers are then not trusted for conflict checks).
 pub fn platform_for(docker: &DockerSettings) -> Platform {
     let parent = docker.parent_image.as_deref().unwrap_or(DEFAULT_PARENT);
-    let python_version = parent
-        .rsplit('/')
-        .next()
-        .and_then(|last| last.strip_prefix("python:"))
+    let official = ["python:", "library/python:", "docker.io/library/python:"];
+    let python_version = official
+        .iter()
+        .find_map(|prefix| parent.strip_prefix(prefix))
         .map(|tag| {
             tag.split(|c: char| !c.is_ascii_digit() && c != '.')
                 .next()
@@ -576,5 +576,375 @@ pub fn platform_for(docker: &DockerSettings) -> Platform {
     Platform {
         python_version,
         ..Platform::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::{Contribution, Group, Requirement};
+    use crate::requirements::{Sourced, merge};
+    use crate::settings;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let path = self.dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn pipeline(&self, yaml: &str) -> Pipeline {
+            self.write("dockwright.yaml", yaml);
+            settings::load(&self.dir.path().join("dockwright.yaml")).unwrap()
+        }
+    }
+
+    fn sourced(lines: &[&str], apt: &[&str], digest: &str) -> Vec<Sourced> {
+        vec![Sourced {
+            plugin: "requirements 1.0.0".into(),
+            digest: digest.into(),
+            group: Group::Requirements,
+            contribution: Contribution {
+                requirements: lines
+                    .iter()
+                    .map(|l| Requirement {
+                        line: l.to_string(),
+                        origin: "test".into(),
+                    })
+                    .collect(),
+                apt_packages: apt.iter().map(|s| s.to_string()).collect(),
+                notes: vec![],
+            },
+        }]
+    }
+
+    /// Plans `pipeline` with the same requirement lines for every distinct settings.
+    fn plan_with(pipeline: &Pipeline, lines: &[&str]) -> Result<Plan, PlanError> {
+        plan_with_digest(pipeline, lines, "sha256:plugin")
+    }
+
+    fn plan_with_digest(
+        pipeline: &Pipeline,
+        lines: &[&str],
+        digest: &str,
+    ) -> Result<Plan, PlanError> {
+        let mut distinct: Vec<(DockerSettings, Vec<String>)> = Vec::new();
+        if pipeline.steps.is_empty() {
+            distinct.push((pipeline.docker.clone(), vec![]));
+        }
+        for step in &pipeline.steps {
+            match distinct.iter_mut().find(|(d, _)| *d == step.docker) {
+                Some((_, steps)) => steps.push(step.name.clone()),
+                None => distinct.push((step.docker.clone(), vec![step.name.clone()])),
+            }
+        }
+        let sets: Vec<RequirementSet> = distinct
+            .iter()
+            .map(|(d, _)| {
+                let lines = if d.requirements.is_some() {
+                    lines
+                } else {
+                    &[][..]
+                };
+                merge(&sourced(lines, &[], digest), &Platform::default()).unwrap()
+            })
+            .collect();
+        let inputs: Vec<ImageInputs<'_>> = distinct
+            .iter()
+            .zip(&sets)
+            .map(|((docker, steps), requirements)| ImageInputs {
+                docker,
+                requirements,
+                plugin_digests: vec![digest.to_string()],
+                steps: steps.clone(),
+            })
+            .collect();
+        plan(pipeline, &inputs, &mut HashCache::in_memory())
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(ImageKind, &str, Option<&str>)> {
+        plan.images
+            .iter()
+            .map(|i| (i.kind, i.name.as_str(), i.parent.as_deref()))
+            .collect()
+    }
+
+    const PARENT: &str = "example/python:3.11";
+
+    #[test]
+    fn skip_build_uses_the_parent_as_is() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    skip_build: true\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(kinds(&plan), [(ImageKind::Parent, PARENT, None)]);
+    }
+
+    #[test]
+    fn nothing_to_add_uses_the_parent_and_warns_about_dropped_settings() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    runtime_environment: {A: b}\n    user: app\n    allow_including_files_in_images: false\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(kinds(&plan), [(ImageKind::Parent, PARENT, None)]);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("runtime_environment") && w.contains("ignored")),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("settings.docker.user")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn nothing_to_add_and_no_parent_is_an_error() {
+        let f = Fixture::new();
+        let p =
+            f.pipeline("name: p\nsettings: {docker: {allow_including_files_in_images: false}}\n");
+        let err = plan_with(&p, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no `parent_image` and no `dockerfile`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn requirements_build_one_image_on_the_parent_or_the_default() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Generated, "dockwright:p", Some(PARENT))]
+        );
+        let dockerfile = plan.images[0].dockerfile.as_deref().unwrap();
+        assert!(
+            dockerfile.starts_with("FROM example/python:3.11\n"),
+            "{dockerfile}"
+        );
+        assert_eq!(plan.images[0].requirements[0].lines, ["numpy"]);
+
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Generated, "dockwright:p", Some(DEFAULT_PARENT))]
+        );
+    }
+
+    #[test]
+    fn a_user_dockerfile_alone_is_the_image() {
+        let f = Fixture::new();
+        f.write("docker/Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: docker/Dockerfile\n    build_context_root: docker\n    parent_image: ignored/parent:1\n    allow_including_files_in_images: false\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Dockerfile, "dockwright:p", None)]
+        );
+        assert_eq!(
+            plan.images[0].dockerfile.as_deref(),
+            Some("FROM example/python:3.11\n")
+        );
+        let build = plan.images[0].build.as_ref().unwrap();
+        assert_eq!(
+            build.context_root.as_deref(),
+            Some(f.dir.path().join("docker").as_path())
+        );
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("parent image is ignored")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn a_user_dockerfile_with_more_gets_a_generated_image_on_top() {
+        let f = Fixture::new();
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: team/ml\n    image_tag: v1\n    apt_packages: [git]\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [
+                (ImageKind::Dockerfile, "team/ml:v1-intermediate-build", None),
+                (
+                    ImageKind::Generated,
+                    "team/ml:v1",
+                    Some("team/ml:v1-intermediate-build")
+                ),
+            ]
+        );
+        // The generated image's key follows the intermediate image's key.
+        assert_eq!(
+            plan.images[1].key_inputs["parent"],
+            plan.images[0].build_key
+        );
+    }
+
+    #[test]
+    fn steps_with_equal_settings_share_an_image_and_others_get_their_own() {
+        let f = Fixture::new();
+        let p = f.pipeline(concat!(
+            "name: train\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n",
+            "steps:\n  - {name: load, command: [a]}\n  - {name: fit, command: [b], after: [load]}\n",
+            "  - name: gpu\n    command: [c]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
+        ));
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        let names: Vec<(&str, Vec<&str>)> = plan
+            .images
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.steps.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("dockwright:train", vec!["load", "fit"]),
+                ("dockwright:train-gpu", vec!["gpu"])
+            ]
+        );
+        assert_eq!(plan.images[1].apt_packages, ["libgomp1"]);
+    }
+
+    #[test]
+    fn tags_follow_dockers_rules() {
+        assert_eq!(
+            sanitize_tag("My Pipeline/step#1").unwrap(),
+            "MyPipelinestep1"
+        );
+        assert_eq!(sanitize_tag("-leading-dash").unwrap(), "_leading-dash");
+        assert_eq!(sanitize_tag(".leading.dot").unwrap(), "_leading.dot");
+        assert_eq!(sanitize_tag(&"x".repeat(300)).unwrap().len(), 128);
+        assert!(sanitize_tag("!!!").is_err());
+    }
+
+    #[test]
+    fn planning_is_pure_and_the_key_is_stable() {
+        let f = Fixture::new();
+        f.write("steps/a.py", "print(1)\n");
+        let yaml = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n    allow_including_files_in_images: true\n";
+        let p = f.pipeline(yaml);
+        let first = serde_json::to_string(&plan_with(&p, &["numpy"]).unwrap()).unwrap();
+        // A new mtime alone changes nothing.
+        f.write("steps/a.py", "print(1)\n");
+        let second = serde_json::to_string(&plan_with(&p, &["numpy"]).unwrap()).unwrap();
+        assert_eq!(first, second);
+        let key = plan_with(&p, &["numpy"]).unwrap().images[0]
+            .build_key
+            .clone();
+        assert!(key.starts_with("sha256:") && key.len() == 71, "{key}");
+    }
+
+    /// Every input of the key changes it, and names which input changed.
+    #[test]
+    fn each_input_changes_the_key() {
+        let f = Fixture::new();
+        f.write("steps/a.py", "print(1)\n");
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let base = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n    allow_including_files_in_images: true\n";
+        let key = |p: &Pipeline, lines: &[&str], digest: &str| {
+            let plan = plan_with_digest(p, lines, digest).unwrap();
+            let last = plan.images.last().unwrap();
+            (last.build_key.clone(), last.key_inputs.clone())
+        };
+        let p = f.pipeline(base);
+        let (k0, inputs0) = key(&p, &["numpy"], "sha256:a");
+        let changed = |(k, inputs): (String, BTreeMap<String, String>), what: &str| {
+            assert_ne!(k, k0, "{what} did not change the key");
+            let diff: Vec<&String> = inputs
+                .iter()
+                .filter(|(n, v)| inputs0.get(*n) != Some(v))
+                .map(|(n, _)| n)
+                .collect();
+            assert!(
+                diff.iter().any(|n| n.contains(what)),
+                "{what}: changed inputs {diff:?}"
+            );
+        };
+        changed(
+            key(
+                &f.pipeline(&base.replace("example/python:3.11", "example/python:3.12")),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "parent",
+        );
+        changed(key(&p, &["numpy==2.0"], "sha256:a"), "requirements");
+        changed(key(&p, &["numpy"], "sha256:b"), "plugin");
+        changed(
+            key(
+                &f.pipeline(&format!("{base}    environment: {{A: b}}\n")),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "generated dockerfile",
+        );
+        changed(
+            key(
+                &f.pipeline(&format!(
+                    "{base}    build_config: {{build_options: {{build_args: {{X: y}}}}}}\n"
+                )),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "build options",
+        );
+        f.write("steps/a.py", "print(2)\n");
+        changed(key(&p, &["numpy"], "sha256:a"), "context");
+        f.write("steps/a.py", "print(1)\n");
+        // The pipeline file is part of the context too: put it back as well.
+        let p = f.pipeline(base);
+        assert_eq!(
+            key(&p, &["numpy"], "sha256:a").0,
+            k0,
+            "restoring the files restores the key"
+        );
+
+        let with_dockerfile = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    allow_including_files_in_images: false\n");
+        let (d0, _) = key(&with_dockerfile, &[], "sha256:a");
+        f.write("Dockerfile", "FROM example/python:3.11\nRUN true\n");
+        let (d1, inputs) = key(&with_dockerfile, &[], "sha256:a");
+        assert_ne!(d0, d1);
+        assert!(inputs.contains_key("user dockerfile"));
+    }
+
+    #[test]
+    fn the_target_python_comes_from_an_official_tag() {
+        let p = |parent: &str| {
+            platform_for(&DockerSettings {
+                parent_image: Some(parent.into()),
+                ..DockerSettings::default()
+            })
+        };
+        assert_eq!(p("python:3.11-slim").python_version, "3.11");
+        assert_eq!(
+            p("docker.io/library/python:3.12.4-bookworm").python_version,
+            "3.12"
+        );
+        assert_eq!(p("example/python:3.11").python_version, "");
+        assert_eq!(p("python:latest").python_version, "");
     }
 }
