@@ -6,45 +6,18 @@
 //! Needs: a running engine, and the packages of `scripts/ci-deps.sh`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use dockwright::engine::bollard::query_parameters::{RemoveContainerOptions, RemoveVolumeOptions};
 use dockwright::engine::{
     BUILD_KEY_LABEL, BuildJob, BuildProgress, BuildStep, Builder, ContainerSpec, ContextWriter,
     Engine, EngineError, LogLine, LogStream, NoProgress, RegistryAuth, VolumeMount,
 };
-
-/// The base image every build here starts from (Debian's python3, PEP 668 managed).
-const BASE_IMAGE: &str = "dockwright-base/python:bookworm";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Builds the base image once (the script caches it by tag and locks against parallel runs).
-fn ensure_base_image() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(repo_root().join("scripts/base-image.sh"))
-            .arg(BASE_IMAGE)
-            .output()
-            .expect("run scripts/base-image.sh");
-        assert!(
-            output.status.success(),
-            "base image script failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-}
+use dockwright_tests::{
+    BASE_IMAGE, Registry, base64, ensure_base_image, free_port, write_docker_config,
+};
 
 async fn engine() -> Engine {
     ensure_base_image();
@@ -405,33 +378,13 @@ async fn buildkit_builds_with_a_cache_mount_and_reports_failures() {
     assert_eq!(engine.find_by_key(&failing_key).await.unwrap(), None);
 }
 
-/// `pip download` on the host into a wheelhouse that the build context carries; the image
-/// installs from it with `--no-index --find-links` (no index is reachable from a build).
+/// A wheelhouse the build context carries; the image installs from it with `--no-index
+/// --find-links` (no index is reachable from a build).
 fn wheelhouse() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("engine-wheelhouse");
-    let has_wheel = std::fs::read_dir(&dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("six-"))
-    });
-    if !has_wheel {
-        let status = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--dest",
-            ])
-            .arg(&dir)
-            .arg("six==1.16.0")
-            .status()
-            .expect("run pip download");
-        assert!(status.success(), "pip download six failed");
-    }
-    dir
+    dockwright_tests::wheelhouse(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("engine-wheelhouse"),
+        &["six==1.16.0"],
+    )
 }
 
 #[tokio::test]
@@ -689,102 +642,6 @@ async fn connect_with_docker_host_from_env() {
     println!("connect error: {error}");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Debian's `docker-registry` serving on 127.0.0.1, optionally behind htpasswd (bcrypt) auth.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(user: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((name, password)) = user {
-            let htpasswd = dir.path().join("htpasswd");
-            let output = Command::new("htpasswd")
-                .args(["-B", "-b", "-n", name, password])
-                .output()
-                .expect("htpasswd (apache2-utils)");
-            assert!(output.status.success());
-            std::fs::write(&htpasswd, output.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: dockwright-test\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry (Debian package docker-registry)");
-        let registry = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the registry did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The digest the registry itself reports for `repository:tag` (HEAD on the manifest).
-    fn manifest_digest(&self, repository: &str, tag: &str, auth: Option<&str>) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let authorization = auth
-            .map(|basic| format!("Authorization: Basic {basic}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "HEAD /v2/{repository}/manifests/{tag} HTTP/1.1\r\nHost: {}\r\n{authorization}\
-             Accept: application/vnd.docker.distribution.manifest.v2+json\r\nConnection: close\r\n\r\n",
-            self.host()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("Docker-Content-Digest")
-                .then(|| value.trim().to_string())
-        })
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        // Only the registry this test started.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Builds a small image and tags it for `registry`.
 async fn image_for_push(engine: &Engine, registry: &Registry, name: &str) -> String {
     let key = fresh_key(name);
@@ -923,32 +780,4 @@ async fn an_unreachable_registry_is_a_clear_push_error() {
         text.contains("connection refused") && text.contains("cannot be reached"),
         "{text}"
     );
-}
-
-fn write_docker_config(dir: &Path, host: &str, user_and_password: &str) {
-    let config = format!(
-        r#"{{"auths": {{"{host}": {{"auth": "{}"}}}}}}"#,
-        base64(user_and_password)
-    );
-    std::fs::write(dir.join("config.json"), config).unwrap();
-}
-
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

@@ -1,8 +1,12 @@
 //! Helpers shared by the end-to-end tests.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A test fixture plugin built by this package's build script.
 pub fn fixture(name: &str) -> PathBuf {
@@ -43,4 +47,267 @@ pub fn dockwright(home: &std::path::Path) -> Command {
     cmd.env("DOCKWRIGHT_CACHE_DIR", home.join("cache"))
         .env("DOCKWRIGHT_DATA_DIR", home.join("data"));
     cmd
+}
+
+/// The base image the engine tests build on: Debian's python3 (PEP 668 managed), made by
+/// `scripts/base-image.sh` from this machine's Debian packages (nothing can be pulled here).
+pub const BASE_IMAGE: &str = "dockwright-base/python:bookworm";
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// Builds [`BASE_IMAGE`] once per machine (the script caches it by tag and locks against
+/// parallel test binaries).
+pub fn ensure_base_image() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let suite = BASE_IMAGE.rsplit(':').next().expect("tagged");
+        let output = Command::new("bash")
+            .arg(repo_root().join("scripts/base-image.sh"))
+            .arg(BASE_IMAGE)
+            .env("DOCKWRIGHT_BASE_SUITE", suite)
+            .output()
+            .expect("run scripts/base-image.sh");
+        assert!(
+            output.status.success(),
+            "base image script failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
+/// A name no earlier run (and no other test running now) has used.
+pub fn unique(name: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{name}-{}-{nanos}-{n}", std::process::id())
+}
+
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a loopback port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A wheelhouse made with `pip download` on the host (build containers here cannot reach a
+/// public index), for the Python the base image has (3.11, manylinux), cached in `dir`:
+/// the download runs only when some requirement has no wheel there yet.
+pub fn wheelhouse(dir: &Path, requirements: &[&str]) -> PathBuf {
+    let has = |requirement: &str| {
+        let name = requirement
+            .split(['=', '<', '>', '!', '~', '[', ' '])
+            .next()
+            .unwrap_or(requirement)
+            .replace('-', "_")
+            .to_lowercase();
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let file = e.file_name().to_string_lossy().to_lowercase();
+                file.ends_with(".whl") && file.starts_with(&format!("{name}-"))
+            })
+        })
+    };
+    let missing: Vec<&str> = requirements.iter().copied().filter(|r| !has(r)).collect();
+    if missing.is_empty() {
+        return dir.to_path_buf();
+    }
+    let arch = std::env::consts::ARCH;
+    let output = Command::new("python3")
+        .args(["-m", "pip", "download", "--quiet", "--no-deps"])
+        .args(["--only-binary=:all:", "--python-version", "3.11"])
+        .args(["--platform", &format!("manylinux2014_{arch}")])
+        .args(["--platform", &format!("manylinux_2_17_{arch}")])
+        .args(["--platform", "any", "--dest"])
+        .arg(dir)
+        .args(&missing)
+        .output()
+        .expect("run pip download");
+    assert!(
+        output.status.success(),
+        "pip download {missing:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir.to_path_buf()
+}
+
+/// A wheelhouse served over HTTP on loopback (`python3 -m http.server`), the way a team's
+/// package index is reached from a build on the host network (`PIP_FIND_LINKS`).
+pub struct WheelServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl WheelServer {
+    pub fn start(dir: &Path) -> WheelServer {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let server = WheelServer { child, port };
+        wait_for_port(port, "the wheel server");
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for WheelServer {
+    fn drop(&mut self) {
+        // Only the server this test started.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's `docker-registry` serving on 127.0.0.1, optionally behind htpasswd (bcrypt) auth.
+pub struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start(user: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((name, password)) = user {
+            let htpasswd = dir.path().join("htpasswd");
+            let output = Command::new("htpasswd")
+                .args(["-B", "-b", "-n", name, password])
+                .output()
+                .expect("htpasswd (apache2-utils)");
+            assert!(output.status.success());
+            std::fs::write(&htpasswd, output.stdout).expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: dockwright-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("write registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).expect("log file"))
+            .spawn()
+            .expect("docker-registry (Debian package docker-registry)");
+        let registry = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for_port(port, "the registry");
+        registry
+    }
+
+    /// `127.0.0.1:<port>`, the registry part of image references.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The digest the registry itself reports for `repository:tag` (HEAD on the manifest).
+    pub fn manifest_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+        auth: Option<&str>,
+    ) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("registry");
+        let authorization = auth
+            .map(|basic| format!("Authorization: Basic {basic}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "HEAD /v2/{repository}/manifests/{tag} HTTP/1.1\r\nHost: {}\r\n{authorization}\
+             Accept: application/vnd.docker.distribution.manifest.v2+json\r\nConnection: close\r\n\r\n",
+            self.host()
+        )
+        .expect("send HEAD");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read answer");
+        response.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("Docker-Content-Digest")
+                .then(|| value.trim().to_string())
+        })
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Only the registry this test started.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Docker config directory's `config.json` with `auths.<host>.auth` as `docker login`
+/// stores it (base64 of `user:password`).
+pub fn write_docker_config(dir: &Path, host: &str, user_and_password: &str) {
+    let config = format!(
+        r#"{{"auths": {{"{host}": {{"auth": "{}"}}}}}}"#,
+        base64(user_and_password)
+    );
+    std::fs::write(dir.join("config.json"), config).expect("write config.json");
+}
+
+pub fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
