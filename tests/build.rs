@@ -6,7 +6,7 @@ mod wasm_plugins;
 
 use std::path::PathBuf;
 
-const FIXTURES: &[&str] = &["hostile", "future-api"];
+const FIXTURES: &[&str] = &["hostile", "future-api", "api-1-0", "reader"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

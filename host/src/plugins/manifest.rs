@@ -11,8 +11,10 @@ use super::error::ErrorKind;
 /// The custom section the SDK writes.
 pub const SECTION: &str = "dockwright-manifest";
 
-/// The API versions this host implements, newest first: one per supported line.
-pub const HOST_API: &[Version] = &[Version::new(1, 0, 0)];
+/// The API versions this host implements, newest first: one per supported line. Within a
+/// line the host serves every older minor too (1.1.0 serves plugins built for `^1.0`):
+/// releases only add host functions, which older plugins never import.
+pub const HOST_API: &[Version] = &[Version::new(1, 1, 0)];
 
 /// The requirement group a plugin serves (DESIGN.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]

@@ -498,6 +498,10 @@ impl wit_host::Host for HostState {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+
+    fn host_api_version(&mut self) -> String {
+        manifest::HOST_API[0].to_string()
+    }
 }
 
 impl v1::dockwright::plugin::types::Host for HostState {}

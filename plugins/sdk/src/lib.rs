@@ -37,8 +37,10 @@ mod guest;
 pub use guest::*;
 pub use suggest::closest_names;
 
-/// The plugin API range this SDK builds against: written into every manifest.
-pub const API_RANGE: &str = "^1.0";
+/// The plugin API range this SDK builds against: written into every manifest. The SDK's
+/// bindings are those of `dockwright:plugin@1.1.0`, whose `host-api-version` import a 1.0.0
+/// host lacks, so plugins built with it need a 1.1 host.
+pub const API_RANGE: &str = "^1.1";
 
 /// The name of the custom section that holds the manifest.
 pub const MANIFEST_SECTION: &str = "dockwright-manifest";
