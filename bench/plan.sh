@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Times `dockwright plan` on the example pipeline as a whole process (exec → settings →
+# plugins from the warm compiled cache → requirements → plan → exit), release build.
+# Goal (issue 4): 20 ms or less with a warm plugin cache. Prints medians.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+runs="${BENCH_RUNS:-30}"
+
+cargo build --locked --release -p dockwright >&2
+bin="$root/target/release/dockwright"
+example="$root/examples/training/dockwright.yaml"
+"$bin" plan -f "$example" >/dev/null   # warms the compiled-plugin and context-hash caches
+
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
+if command -v hyperfine >/dev/null; then
+    hyperfine --warmup 3 --runs "$runs" --style basic \
+        "$bin --version" "$bin plan -f $example" "$bin plan --json -f $example"
+else
+    python3 - "$bin" "$example" "$runs" <<'PY'
+import statistics, subprocess, sys, time
+bin, example, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for args in ([bin, "--version"], [bin, "plan", "-f", example]):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(args, stdout=subprocess.DEVNULL, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"{' '.join(args[1:]):<40} median {statistics.median(times):7.2f} ms  min {min(times):7.2f} ms")
+PY
+fi
