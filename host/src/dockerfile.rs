@@ -72,6 +72,9 @@ pub struct DockerfileInput {
     pub cache_mount: Option<String>,
     /// Requirements files in the context, in install order (see [`REQUIREMENT_FILES`]).
     pub requirement_files: Vec<String>,
+    /// The constraints files a requirements file names with `-c` (context paths), copied
+    /// into the image just before it so that the installer finds them.
+    pub constraint_files: BTreeMap<String, Vec<String>>,
     pub local_project_install_command: Option<String>,
     /// Whether the build context's files are copied into `/app`.
     pub include_files: bool,
@@ -103,6 +106,7 @@ impl DockerfileInput {
             installer_args: settings.python_package_installer_args.clone(),
             cache_mount: settings.python_package_installer_cache_mount.clone(),
             requirement_files,
+            constraint_files: BTreeMap::new(),
             local_project_install_command: settings.local_project_install_command.clone(),
             include_files: settings.includes_files(),
             user: settings.user.clone(),
@@ -208,6 +212,9 @@ fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     for file in &input.requirement_files {
         check_context_path(file).map_err(|r| invalid("requirements file", file, r))?;
     }
+    for file in input.constraint_files.values().flatten() {
+        check_context_path(file).map_err(|r| invalid("constraints file", file, r))?;
+    }
     if let Some(command) = &input.local_project_install_command {
         check_single_line(command)
             .map_err(|r| invalid("local project install command", command, r))?;
@@ -277,7 +284,13 @@ fn install_lines(input: &DockerfileInput) -> Vec<String> {
     };
     let args = installer_args(input);
     let run = run_directive(input);
+    let mut copied = BTreeSet::new();
     for file in &input.requirement_files {
+        for constraints in input.constraint_files.get(file).into_iter().flatten() {
+            if copied.insert(constraints) {
+                lines.push(format!("COPY {constraints} {constraints}"));
+            }
+        }
         lines.push(format!("COPY {file} {file}"));
         let args = if args.is_empty() {
             String::new()
@@ -491,6 +504,7 @@ mod tests {
             installer_args: InstallerArgs::default(),
             cache_mount: None,
             requirement_files: Vec::new(),
+            constraint_files: BTreeMap::new(),
             local_project_install_command: None,
             include_files: false,
             user: None,
@@ -568,6 +582,36 @@ mod tests {
             !rendered.text.contains("--mount"),
             "no BuildKit unless asked"
         );
+    }
+
+    #[test]
+    fn constraints_files_are_copied_once_just_before_the_first_file_naming_them() {
+        let mut i = input("p");
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        let pins = ".dockwright/requirements/constraints/1-pins.txt".to_string();
+        let more = ".dockwright/requirements/constraints/2-more.txt".to_string();
+        i.constraint_files = BTreeMap::from([
+            (
+                REQUIREMENT_FILES[1].to_string(),
+                vec![pins.clone(), more.clone()],
+            ),
+            (REQUIREMENT_FILES[2].to_string(), vec![pins.clone()]),
+        ]);
+        let t = text(&i);
+        let copies: Vec<&str> = t.lines().filter(|l| l.starts_with("COPY")).collect();
+        assert_eq!(
+            copies,
+            [
+                "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
+                "COPY .dockwright/requirements/constraints/1-pins.txt .dockwright/requirements/constraints/1-pins.txt",
+                "COPY .dockwright/requirements/constraints/2-more.txt .dockwright/requirements/constraints/2-more.txt",
+                "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
+                "COPY .dockwright/requirements/3-integrations.txt .dockwright/requirements/3-integrations.txt",
+            ]
+        );
+        i.constraint_files
+            .insert(REQUIREMENT_FILES[0].to_string(), vec!["../x.txt".into()]);
+        assert_eq!(render(&i).unwrap_err().what, "constraints file");
     }
 
     #[test]

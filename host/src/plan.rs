@@ -11,6 +11,13 @@
 //!   on top, and the first is tagged `<repo>:<tag>-intermediate-build`.
 //!
 //! Steps with equal merged settings share an image; each distinct settings gets its own.
+//!
+//! Constraint lines: a requirement line whose origin is `constraint <name> (...)` is a
+//! constraint, not a requirement (the built-in `requirements` plugin returns the lines of a
+//! `-c` file this way). The planner writes the lines of each name to
+//! [`CONSTRAINTS_DIR`]`/<name>`, puts `-c constraints/<name>` in the group's file where the
+//! first of them was (pip and uv resolve it next to that file), and the generated Dockerfile
+//! copies the constraints file just before the group's file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{Context, ContextError, HashCache};
 use crate::dockerfile::{self, DockerfileInput};
 use crate::plugins::Platform;
-use crate::requirements::{GroupLines, RequirementSet};
+use crate::requirements::{GroupLines, Line, RequirementSet};
 use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline};
 
 /// The parent image when the settings name none.
@@ -149,6 +156,16 @@ pub enum PlanError {
     },
     #[error("{file}: build context: {source}")]
     Context { file: String, source: ContextError },
+    #[error(
+        "{file}: the constraint line `{line}` from plugin {plugin} has the origin `{origin}`: \
+         after `constraint ` a constraint line's origin must name a file (letters, digits and `._-`)"
+    )]
+    ConstraintName {
+        file: String,
+        plugin: String,
+        line: String,
+        origin: String,
+    },
     #[error(
         "requirements conflict (run without --strict to build anyway):\n  {}",
         conflicts.join("\n  ")
@@ -391,12 +408,19 @@ fn generated_image(
     cache: &mut HashCache,
 ) -> Result<ImagePlan, PlanError> {
     let docker = input.docker;
-    let requirements: Vec<RequirementFile> = input
+    let mut constraints = Constraints::default();
+    let requirements = input
         .requirements
         .groups
         .iter()
-        .map(requirement_file)
-        .collect();
+        .map(|group| requirement_file(group, &mut constraints))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|line| PlanError::ConstraintName {
+            file: file(pipeline),
+            plugin: line.plugin.clone(),
+            line: line.text.clone(),
+            origin: line.origin.clone(),
+        })?;
     let mut apt = docker.apt_packages.clone();
     for p in &input.requirements.apt_packages {
         if !apt.contains(p) {
@@ -404,16 +428,14 @@ fn generated_image(
         }
     }
     let files = requirements.iter().map(|r| r.file.clone()).collect();
-    let rendered = dockerfile::render(&DockerfileInput::from_settings(
-        &parent.name,
-        docker,
-        files,
-        apt.clone(),
-    ))
-    .map_err(|source| PlanError::Generated {
-        file: file(pipeline),
-        source,
-    })?;
+    let mut dockerfile_input =
+        DockerfileInput::from_settings(&parent.name, docker, files, apt.clone());
+    dockerfile_input.constraint_files = constraints.named_by.clone();
+    let rendered =
+        dockerfile::render(&dockerfile_input).map_err(|source| PlanError::Generated {
+            file: file(pipeline),
+            source,
+        })?;
     let config = docker.main_build_config();
     let options = config.build_options.clone().unwrap_or_default();
     let root = docker.includes_files().then_some(".");
@@ -434,6 +456,11 @@ fn generated_image(
         let text = r.lines.join("\n") + "\n";
         key_inputs.insert(format!("requirements {}", r.file), hash(&text));
         build.extra_files.insert(r.file.clone(), text);
+    }
+    for (path, lines) in &constraints.files {
+        let text = lines.join("\n") + "\n";
+        key_inputs.insert(format!("constraints {path}"), hash(&text));
+        build.extra_files.insert(path.clone(), text);
     }
     build.dockerfile_path = GENERATED_DOCKERFILE.into();
     key_inputs.insert("parent".into(), parent.key.clone());
@@ -460,17 +487,69 @@ fn generated_image(
 /// `Dockerfile` among the project files.
 pub const GENERATED_DOCKERFILE: &str = ".dockwright/Dockerfile";
 
-fn requirement_file(group: &GroupLines) -> RequirementFile {
-    RequirementFile {
+/// Where constraints files go in the context: next to the requirement files, so that
+/// `-c constraints/<name>` in one of them points here.
+pub const CONSTRAINTS_DIR: &str = ".dockwright/requirements/constraints";
+
+/// The constraints files of one image (see the module doc).
+#[derive(Default)]
+struct Constraints {
+    /// Context path → lines. Lines of one name form one file, whichever group gave them.
+    files: BTreeMap<String, Vec<String>>,
+    /// Requirements file → the constraints files it names, in order.
+    named_by: BTreeMap<String, Vec<String>>,
+}
+
+/// A group's file, with its constraint lines moved to `constraints`; `Err` is a constraint
+/// line whose origin names no usable file.
+fn requirement_file<'g>(
+    group: &'g GroupLines,
+    constraints: &mut Constraints,
+) -> Result<RequirementFile, &'g Line> {
+    let mut out = RequirementFile {
         group: group.group,
         file: group.file.to_string(),
-        lines: group.lines.iter().map(|l| l.text.clone()).collect(),
-        origins: group
-            .lines
-            .iter()
-            .map(|l| format!("{} ({})", l.origin, l.plugin))
-            .collect(),
+        lines: Vec::new(),
+        origins: Vec::new(),
+    };
+    for line in &group.lines {
+        let origin = format!("{} ({})", line.origin, line.plugin);
+        let Some(name) = line.origin.strip_prefix(CONSTRAINT_ORIGIN) else {
+            out.lines.push(line.text.clone());
+            out.origins.push(origin);
+            continue;
+        };
+        let name = name.split(' ').next().unwrap_or_default();
+        if !is_file_name(name) {
+            return Err(line);
+        }
+        let path = format!("{CONSTRAINTS_DIR}/{name}");
+        constraints
+            .files
+            .entry(path.clone())
+            .or_default()
+            .push(line.text.clone());
+        let named = constraints.named_by.entry(out.file.clone()).or_default();
+        if !named.contains(&path) {
+            named.push(path);
+            out.lines.push(format!("-c constraints/{name}"));
+            out.origins.push(origin);
+        }
     }
+    Ok(out)
+}
+
+/// The origin prefix of a constraint line.
+pub const CONSTRAINT_ORIGIN: &str = "constraint ";
+
+/// One path component that `COPY` and pip take as is.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 fn build_spec(
@@ -946,5 +1025,86 @@ mod tests {
         );
         assert_eq!(p("example/python:3.11").python_version, "");
         assert_eq!(p("python:latest").python_version, "");
+    }
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::*;
+    use crate::plugins::Group;
+
+    fn line(text: &str, origin: &str) -> Line {
+        Line {
+            text: text.into(),
+            origin: origin.into(),
+            plugin: "requirements 1.0.0".into(),
+        }
+    }
+
+    fn group(lines: Vec<Line>) -> GroupLines {
+        GroupLines {
+            group: Group::Requirements,
+            file: ".dockwright/requirements/2-requirements.txt",
+            lines,
+        }
+    }
+
+    #[test]
+    fn constraint_lines_move_to_their_file_and_leave_one_include_in_place() {
+        let mut constraints = Constraints::default();
+        let g = group(vec![
+            line("six", "requirements.txt:1"),
+            line("six==1.16.0", "constraint 1-c.txt (c.txt:1)"),
+            line("numpy", "requirements.txt:3"),
+            line("numpy<2", "constraint 1-c.txt (c.txt:2)"),
+            line("tqdm<5", "constraint 2-d.txt (d.txt:1)"),
+        ]);
+        let file = requirement_file(&g, &mut constraints).unwrap();
+        assert_eq!(
+            file.lines,
+            [
+                "six",
+                "-c constraints/1-c.txt",
+                "numpy",
+                "-c constraints/2-d.txt"
+            ]
+        );
+        assert_eq!(
+            file.origins[1],
+            "constraint 1-c.txt (c.txt:1) (requirements 1.0.0)"
+        );
+        assert_eq!(
+            constraints.files,
+            BTreeMap::from([
+                (
+                    ".dockwright/requirements/constraints/1-c.txt".to_string(),
+                    vec!["six==1.16.0".to_string(), "numpy<2".to_string()]
+                ),
+                (
+                    ".dockwright/requirements/constraints/2-d.txt".to_string(),
+                    vec!["tqdm<5".to_string()]
+                ),
+            ])
+        );
+        assert_eq!(
+            constraints.named_by[".dockwright/requirements/2-requirements.txt"],
+            [
+                ".dockwright/requirements/constraints/1-c.txt",
+                ".dockwright/requirements/constraints/2-d.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_constraint_origin_naming_no_file_is_refused() {
+        for origin in [
+            "constraint ../Dockerfile (x)",
+            "constraint  (x)",
+            "constraint .hidden",
+        ] {
+            let g = group(vec![line("six<2", origin)]);
+            let err = requirement_file(&g, &mut Constraints::default()).unwrap_err();
+            assert_eq!(err.origin, origin);
+        }
     }
 }

@@ -96,13 +96,7 @@ fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Pla
     }
     if let Some(path) = &docker.pyproject_path {
         grants.read.push(parent_dir(&base_dir.join(path)));
-    }
-    if let Some(command) = docker
-        .pyproject_export_command
-        .as_ref()
-        .and_then(|c| c.first())
-    {
-        grants.exec.push(command.clone());
+        grants.exec = export_programs(docker.pyproject_export_command.as_deref());
     }
     Request {
         platform: platform.clone(),
@@ -113,6 +107,17 @@ fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Pla
         }),
         base_dir: base_dir.to_path_buf(),
         grants,
+    }
+}
+
+/// The programs ZenML's default pyproject export commands run, in the order it tries them.
+pub const DEFAULT_EXPORT_PROGRAMS: [&str; 2] = ["uv", "poetry"];
+
+/// What exporting `pyproject_path` may run: the command's program, else the defaults'.
+fn export_programs(command: Option<&[String]>) -> Vec<String> {
+    match command {
+        Some(words) => words.first().cloned().into_iter().collect(),
+        None => DEFAULT_EXPORT_PROGRAMS.map(String::from).to_vec(),
     }
 }
 
@@ -246,4 +251,38 @@ fn call(registry: &Registry, plugin: &Plugin, request: &Request) -> Result<Sourc
         group: plugin.manifest.group,
         contribution: outcome.value,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(docker: &DockerSettings) -> Grants {
+        requirements_request(docker, Path::new("/p"), &Platform::default()).grants
+    }
+
+    #[test]
+    fn pyproject_export_is_granted_exactly_its_program_and_only_with_a_pyproject() {
+        let mut docker = DockerSettings {
+            pyproject_export_command: Some(vec!["python3".into(), "export.py".into()]),
+            requirements: Some(Requirements::File("deps/requirements.txt".into())),
+            ..DockerSettings::default()
+        };
+        // A command alone runs nothing: ZenML ignores it without `pyproject_path`.
+        assert_eq!(
+            grants(&docker),
+            Grants {
+                read: vec![PathBuf::from("/p/deps")],
+                exec: vec![],
+            }
+        );
+        docker.pyproject_path = Some("proj/pyproject.toml".into());
+        assert_eq!(grants(&docker).exec, ["python3"]);
+        assert_eq!(
+            grants(&docker).read,
+            [PathBuf::from("/p/deps"), PathBuf::from("/p/proj")]
+        );
+        docker.pyproject_export_command = None;
+        assert_eq!(grants(&docker).exec, ["uv", "poetry"]);
+    }
 }
