@@ -33,12 +33,20 @@ use yaml::{Node, Value};
 /// The default pipeline file name.
 pub const DEFAULT_FILE: &str = "dockwright.yaml";
 
-const TOP_LEVEL: &[&str] = &["name", "stack", "settings", "plugins", "grants", "steps"];
+const TOP_LEVEL: &[&str] = &[
+    "name",
+    "stack",
+    "settings",
+    "plugins",
+    "grants",
+    "integration_providers",
+    "steps",
+];
 const SETTINGS_KEYS: &[&str] = &["docker"];
 const STEP_KEYS: &[&str] = &["name", "command", "after", "settings", "environment"];
 const PLUGIN_KEYS: &[&str] = &["name", "version"];
 const GRANT_KEYS: &[&str] = &["read", "exec"];
-const COMPONENT_KEYS: &[&str] = &["flavor"];
+const COMPONENT_KEYS: &[&str] = &["flavor", "uri"];
 
 /// ZenML's stack component types.
 pub const COMPONENT_TYPES: &[&str] = &[
@@ -72,6 +80,9 @@ pub struct Pipeline {
     pub plugins: Vec<PluginPin>,
     /// Plugin name → what the user grants it.
     pub grants: BTreeMap<String, GrantSpec>,
+    /// Integration name → the plugin that provides it, for names more than one installed
+    /// integration provider claims.
+    pub integration_providers: BTreeMap<String, String>,
     /// In file order; see [`Pipeline::execution_order`].
     pub steps: Vec<Step>,
     pub warnings: Vec<Warning>,
@@ -108,6 +119,10 @@ pub struct Stack {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StackComponent {
     pub flavor: String,
+    /// Where the component lives; for a `container_registry`, the registry images are
+    /// named for and pushed to (`localhost:5000`, `registry.example.com/team`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
 }
 
 /// A plugin the pipeline needs, by name and semver range.
@@ -214,6 +229,11 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         .map(|n| grants(&ctx, n, &base_dir))
         .transpose()?
         .unwrap_or_default();
+    let integration_providers = top
+        .get("integration_providers")
+        .map(|n| integration_providers(&ctx, n))
+        .transpose()?
+        .unwrap_or_default();
     let steps = match top.get("steps") {
         Some(node) => steps(&mut ctx, node, &docker_node, &docker)?,
         None => Vec::new(),
@@ -229,6 +249,7 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         docker,
         plugins,
         grants,
+        integration_providers,
         steps,
         warnings: dedup(ctx.warnings),
         positions,
@@ -294,17 +315,22 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
     let mut components = BTreeMap::new();
     for (kind, value) in fields.entries() {
         let component_path = join(path, kind);
-        let flavor = match &value.value {
+        let (flavor, uri) = match &value.value {
             Value::Map(_) => {
                 let component = ctx.fields(value, &component_path, COMPONENT_KEYS)?;
-                match component.get("flavor") {
+                let flavor = match component.get("flavor") {
                     Some(flavor) => ctx.non_empty_string(flavor, &component.path("flavor"))?,
                     None => return Err(ctx.error(value.at, &component_path, "missing `flavor`")),
-                }
+                };
+                let uri = match component.get("uri") {
+                    Some(uri) => Some(ctx.non_empty_string(uri, &component.path("uri"))?),
+                    None => None,
+                };
+                (flavor, uri)
             }
-            _ => ctx.non_empty_string(value, &component_path)?,
+            _ => (ctx.non_empty_string(value, &component_path)?, None),
         };
-        components.insert((*kind).to_owned(), StackComponent { flavor });
+        components.insert((*kind).to_owned(), StackComponent { flavor, uri });
     }
     Ok(Stack {
         file: None,
@@ -375,6 +401,30 @@ fn grants(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<BTreeMap<String, Gr
         grants.insert(plugin.to_owned(), spec);
     }
     Ok(grants)
+}
+
+/// `integration_providers: {feast: acme-integrations}`: which plugin wins an integration name
+/// that several providers claim. Whether that plugin exists and provides the name is checked
+/// when the integrations are routed (the settings do not know the installed plugins).
+fn integration_providers(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (integration, value) in ctx.string_keyed(node, "integration_providers")? {
+        let path = join("integration_providers", integration);
+        let plugin = ctx.non_empty_string(value, &path)?;
+        let valid = plugin
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(ctx.error_with_help(
+                value.at,
+                &path,
+                format!("`{plugin}` is not a plugin name"),
+                "name the plugin that provides the integration, e.g. acme-integrations",
+            ));
+        }
+        out.insert(integration.to_owned(), plugin);
+    }
+    Ok(out)
 }
 
 fn steps(

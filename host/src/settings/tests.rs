@@ -1230,3 +1230,57 @@ fn odd_documents_are_errors_not_panics() {
     assert_eq!((crlf.line, crlf.column), (4, 19));
     assert_eq!(crlf.source_line.as_deref(), Some("    apt_packages: git"));
 }
+
+// ---- integration providers ---------------------------------------------------------------
+
+#[test]
+fn integration_providers_map_integration_names_to_plugins() {
+    let p =
+        ok("name: p\nintegration_providers:\n  feast: acme-integrations\n  mlflow: integrations\n");
+    assert_eq!(p.integration_providers["feast"], "acme-integrations");
+    assert_eq!(p.integration_providers.len(), 2);
+    assert!(ok("name: p\n").integration_providers.is_empty());
+}
+
+#[test]
+fn integration_providers_reject_non_names_with_positions() {
+    let d = err("name: p\nintegration_providers:\n  feast: [a, b]\n");
+    assert_eq!(d.field, "integration_providers.feast");
+    assert_eq!(d.line, 3);
+    let d = err("name: p\nintegration_providers:\n  feast: \"acme integrations\"\n");
+    assert_eq!(d.field, "integration_providers.feast");
+    assert!(d.message.contains("not a plugin name"), "{}", d.message);
+    let d = err("name: p\nintegration_providers: [feast]\n");
+    assert_eq!(d.field, "integration_providers");
+}
+
+#[test]
+fn a_misspelt_integration_providers_key_is_suggested() {
+    let d = err("name: p\nintegration_provider:\n  feast: acme\n");
+    assert_eq!(d.field, "integration_provider");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("did you mean `integration_providers`?")
+    );
+}
+
+#[test]
+fn a_container_registry_has_a_uri() {
+    let p = ok(
+        "name: p\nstack:\n  container_registry: {flavor: default, uri: 127.0.0.1:5000/team}\n  orchestrator: local\n",
+    );
+    let stack = p.stack.unwrap();
+    assert_eq!(
+        stack.components["container_registry"].uri.as_deref(),
+        Some("127.0.0.1:5000/team")
+    );
+    assert_eq!(stack.components["orchestrator"].uri, None);
+    let json = serde_json::to_value(&stack).unwrap();
+    assert_eq!(json["orchestrator"], serde_json::json!({"flavor": "local"}));
+    let err =
+        load_str("name: p\nstack:\n  container_registry: {flavor: default, url: x}\n").unwrap_err();
+    assert!(
+        err.to_string().contains("uri"),
+        "the nearest key is suggested: {err}"
+    );
+}
