@@ -70,7 +70,8 @@ enum Command {
     Build {
         #[command(flatten)]
         file: FileArg,
-        /// Push each final image to its registry.
+        /// Push each final image to its registry (always, when the stack has a
+        /// `container_registry`).
         #[arg(long)]
         push: bool,
         /// Treat a requirements conflict as an error.
@@ -160,8 +161,20 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code_for(&e)
         }
+    }
+}
+
+/// A failed step's own exit status becomes Dockwright's (as with `docker run`), so a script
+/// can tell a step's failure from Dockwright's own; every other error is 1.
+fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    match error.downcast_ref::<run::RunError>() {
+        Some(run::RunError::StepFailed { code, .. }) => u8::try_from(*code)
+            .ok()
+            .filter(|code| *code != 0)
+            .map_or(ExitCode::FAILURE, ExitCode::from),
+        _ => ExitCode::FAILURE,
     }
 }
 
@@ -195,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let gathered = workflow::gather(&file.path, &registry)?;
             let plan = plan_with_cache(&dirs, &gathered, strict)?;
             print_warnings(&plan);
+            let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
             let results = block_on(build(&dirs, &plan, push, json))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -211,6 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let gathered = workflow::gather(&file.path, &registry)?;
             let plan = plan_with_cache(&dirs, &gathered, strict)?;
             print_warnings(&plan);
+            let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
             block_on(async {
                 build(&dirs, &plan, push, false).await?;
                 run_steps(&gathered.pipeline, &plan, jobs, keep).await

@@ -244,6 +244,28 @@ fn file(pipeline: &Pipeline) -> String {
     pipeline.file.display().to_string()
 }
 
+/// The stack's container registry (its `uri`, without a trailing `/`), which final images
+/// are named for and pushed to.
+pub fn container_registry(pipeline: &Pipeline) -> Option<&str> {
+    pipeline
+        .stack
+        .as_ref()?
+        .components
+        .get("container_registry")?
+        .uri
+        .as_deref()
+        .map(|uri| uri.trim_end_matches('/'))
+        .filter(|uri| !uri.is_empty())
+}
+
+/// `<registry uri>/` when the stack has a container registry (ZenML names final images so;
+/// intermediate images are never pushed and stay local names).
+fn registry_prefix(pipeline: &Pipeline) -> String {
+    container_registry(pipeline)
+        .map(|uri| format!("{uri}/"))
+        .unwrap_or_default()
+}
+
 fn repository(docker: &DockerSettings) -> &str {
     docker
         .target_repository
@@ -260,7 +282,7 @@ fn plan_image(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ImagePlan>, PlanError> {
     let docker = input.docker;
-    let target = format!("{}:{tag}", repository(docker));
+    let target = format!("{}{}:{tag}", registry_prefix(pipeline), repository(docker));
     if docker.skip_build {
         let parent = docker.parent_image.clone().unwrap_or_default();
         return Ok(vec![parent_image(parent, input)]);
@@ -852,6 +874,26 @@ mod tests {
                 .any(|w| w.contains("parent image is ignored")),
             "{:?}",
             plan.warnings
+        );
+    }
+
+    #[test]
+    fn a_container_registry_in_the_stack_prefixes_final_images_only() {
+        let f = Fixture::new();
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nstack:\n  container_registry: {flavor: default, uri: 127.0.0.1:5000/team/}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: ml\n    image_tag: v1\n    apt_packages: [git]\n");
+        assert_eq!(container_registry(&p), Some("127.0.0.1:5000/team"));
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [
+                (ImageKind::Dockerfile, "ml:v1-intermediate-build", None),
+                (
+                    ImageKind::Generated,
+                    "127.0.0.1:5000/team/ml:v1",
+                    Some("ml:v1-intermediate-build")
+                ),
+            ]
         );
     }
 

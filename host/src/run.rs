@@ -77,12 +77,18 @@ pub async fn build_images(
         if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
             ensure_base_image(engine, from).await?;
         }
-        let result = match image.kind {
+        let mut result = match image.kind {
             ImageKind::Parent => use_parent(engine, image).await?,
             _ => build_image(engine, image, options, progress(image)).await?,
         };
-        let mut result = result;
-        if options.push && finals.contains(&image.name) && !result.existing {
+        if result.existing {
+            results.push(result);
+            continue;
+        }
+        // Recorded before the push, so a refused push leaves the build on record but
+        // nothing recorded as pushed that was not.
+        write_record(options, image, &result)?;
+        if options.push && finals.contains(&image.name) {
             let pushed = engine
                 .push(&image.name, &options.auth)
                 .await
@@ -91,26 +97,32 @@ pub async fn build_images(
                     source,
                 })?;
             result.pushed_digest = Some(pushed.digest);
-        }
-        if !result.existing {
-            let record = Record {
-                name: image.name.clone(),
-                build_key: image.build_key.clone(),
-                key_inputs: image.key_inputs.clone(),
-                image_id: result.image_id.clone(),
-                pushed_digest: result.pushed_digest.clone(),
-            };
-            options
-                .records
-                .write(&record)
-                .map_err(|source| RunError::Record {
-                    image: image.name.clone(),
-                    source,
-                })?;
+            write_record(options, image, &result)?;
         }
         results.push(result);
     }
     Ok(results)
+}
+
+fn write_record(
+    options: &BuildOptions,
+    image: &ImagePlan,
+    result: &ImageResult,
+) -> Result<(), RunError> {
+    let record = Record {
+        name: image.name.clone(),
+        build_key: image.build_key.clone(),
+        key_inputs: image.key_inputs.clone(),
+        image_id: result.image_id.clone(),
+        pushed_digest: result.pushed_digest.clone(),
+    };
+    options
+        .records
+        .write(&record)
+        .map_err(|source| RunError::Record {
+            image: image.name.clone(),
+            source,
+        })
 }
 
 /// Makes Dockwright's own base image when the engine lacks it (it cannot be pulled).
