@@ -17,6 +17,8 @@ use crate::records::Records;
 use crate::run::{self, BuildOptions, ImageResult, RunOptions};
 use crate::workflow::{self, Gathered};
 
+mod plugin_commands;
+
 #[derive(Parser)]
 #[command(
     name = "dockwright",
@@ -65,6 +67,8 @@ enum Command {
         /// Treat a requirements conflict as an error.
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Build (or reuse) the pipeline's images.
     Build {
@@ -80,6 +84,8 @@ enum Command {
         /// Print the results as JSON (progress as plain lines on stderr).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Build (or reuse) the images, then run the steps as containers.
     Run {
@@ -95,6 +101,8 @@ enum Command {
         push: bool,
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Make Dockwright's Debian-based Python parent image from this machine's Debian
     /// packages (for machines that cannot pull).
@@ -130,6 +138,14 @@ struct FileArg {
     path: PathBuf,
 }
 
+/// `dockwright.lock`, beside the pipeline file, pins the plugins a plan used.
+#[derive(Args)]
+struct LockArg {
+    /// Accept plugins whose version or digest differs from dockwright.lock, and record them.
+    #[arg(long)]
+    update_lock: bool,
+}
+
 #[derive(Subcommand)]
 enum IntegrationsCommand {
     /// List the integrations of every integration provider.
@@ -153,6 +169,8 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Manage(plugin_commands::Manage),
 }
 
 pub fn main() -> ExitCode {
@@ -187,9 +205,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             explain,
             strict,
+            lock,
         } => {
             let registry = Registry::load(&dirs, limits)?;
             let gathered = workflow::gather(&file.path, &registry)?;
+            check_lock(&gathered, &registry, &lock)?;
             let plan = plan_with_cache(&dirs, &gathered, strict)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -203,9 +223,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             push,
             strict,
             json,
+            lock,
         } => {
             let registry = Registry::load(&dirs, limits)?;
             let gathered = workflow::gather(&file.path, &registry)?;
+            check_lock(&gathered, &registry, &lock)?;
             let plan = plan_with_cache(&dirs, &gathered, strict)?;
             print_warnings(&plan);
             let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
@@ -220,9 +242,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keep,
             push,
             strict,
+            lock,
         } => {
             let registry = Registry::load(&dirs, limits)?;
             let gathered = workflow::gather(&file.path, &registry)?;
+            check_lock(&gathered, &registry, &lock)?;
             let plan = plan_with_cache(&dirs, &gathered, strict)?;
             print_warnings(&plan);
             let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
@@ -249,6 +273,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let registry = Registry::load(&dirs, limits)?;
             print_integrations(&registry, json)?;
         }
+        Command::Plugin(PluginCommand::Manage(command)) => {
+            plugin_commands::run(command, &dirs, limits)?;
+        }
         Command::Plugin(PluginCommand::List { json }) => {
             let registry = Registry::load(&dirs, limits)?;
             print_list(&registry.plugins, json);
@@ -274,6 +301,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks (and writes) `dockwright.lock`, saying on stderr what changed in it.
+fn check_lock(gathered: &Gathered, registry: &Registry, lock: &LockArg) -> anyhow::Result<()> {
+    if let crate::plugins::lock::LockOutcome::Written { path, changes } =
+        workflow::check_lock(gathered, registry, lock.update_lock)?
+    {
+        eprintln!("wrote {}", path.display());
+        for change in changes {
+            eprintln!("{change}");
+        }
+    }
+    Ok(())
 }
 
 fn origin(p: &Plugin) -> String {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::context::HashCache;
 use crate::plan::{self, ImageInputs, Plan, PlanError};
+use crate::plugins::lock::{self, LockError, LockOutcome, Locked};
 use crate::plugins::sources::{self, SourceError};
 use crate::plugins::{Platform, Registry};
 use crate::requirements::{self, InvalidLine, RequirementSet};
@@ -20,6 +21,8 @@ pub enum FlowError {
     Requirements(#[from] InvalidLine),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// One distinct docker settings of the pipeline, the steps that use it and its merged
@@ -39,8 +42,10 @@ pub struct Gathered {
 }
 
 /// Loads the pipeline file and asks the requirement sources, once per distinct settings.
+/// The plugins the pipeline pins must be installed at a matching version first.
 pub fn gather(path: &Path, registry: &Registry) -> Result<Gathered, FlowError> {
     let pipeline = settings::load(path)?;
+    lock::check_pins(&pipeline, registry)?;
     let mut groups: Vec<SettingsGroup> = Vec::new();
     let mut distinct: Vec<(DockerSettings, Vec<String>)> = Vec::new();
     if pipeline.steps.is_empty() {
@@ -73,6 +78,48 @@ pub fn gather(path: &Path, registry: &Registry) -> Result<Gathered, FlowError> {
         });
     }
     Ok(Gathered { pipeline, groups })
+}
+
+/// The plugins this gathering used, as `dockwright.lock` records them: every plugin that
+/// contributed to some image, and every plugin the pipeline pins.
+pub fn used_plugins(gathered: &Gathered, registry: &Registry) -> Vec<Locked> {
+    let digests: Vec<&String> = gathered
+        .groups
+        .iter()
+        .flat_map(|g| &g.plugin_digests)
+        .collect();
+    registry
+        .plugins
+        .iter()
+        .filter(|p| {
+            digests.contains(&&p.digest)
+                || gathered
+                    .pipeline
+                    .plugins
+                    .iter()
+                    .any(|pin| pin.name == p.manifest.name)
+        })
+        .map(Locked::of)
+        .collect()
+}
+
+/// Checks the pipeline's `dockwright.lock` against the plugins this gathering used, and
+/// writes it when it is new or gained or lost entries (or, with `update`, changed). A
+/// pipeline that pins no plugin and uses only built-in ones gets no lock unless `update`.
+pub fn check_lock(
+    gathered: &Gathered,
+    registry: &Registry,
+    update: bool,
+) -> Result<LockOutcome, FlowError> {
+    let used = used_plugins(gathered, registry);
+    let needed =
+        !gathered.pipeline.plugins.is_empty() || used.iter().any(|p| p.source != "built-in");
+    Ok(lock::check_and_write(
+        &lock::path_for(&gathered.pipeline),
+        &used,
+        needed,
+        update,
+    )?)
 }
 
 /// Plans the gathered pipeline. With `strict`, a requirements conflict is an error.

@@ -34,7 +34,7 @@ pub use context_body::ContextWriter;
 pub use error::EngineError;
 pub use lock::BuildLock;
 pub use progress::{BuildProgress, BuildStep, NoProgress, PlainProgress};
-pub use push::{PushedImage, RegistryAuth};
+pub use push::{PushedImage, RegistryAuth, registry_credential};
 pub use reference::ImageReference;
 
 /// A connection to one Docker engine.

@@ -133,21 +133,8 @@ fn credentials_for(
     auth: &RegistryAuth,
 ) -> Result<Option<DockerCredentials>, EngineError> {
     let server = reference.auth_key();
-    let credential = match auth {
-        RegistryAuth::Anonymous => return Ok(None),
-        RegistryAuth::UsernamePassword { username, password } => {
-            DockerCredential::UsernamePassword(username.clone(), password.clone())
-        }
-        RegistryAuth::FromDockerConfig => {
-            match from_docker_config(&docker_config_dir(), &server)? {
-                Some(credential) => credential,
-                None => return Ok(None),
-            }
-        }
-        RegistryAuth::DockerConfigAt(dir) => match from_docker_config(dir, &server)? {
-            Some(credential) => credential,
-            None => return Ok(None),
-        },
+    let Some(credential) = registry_credential(auth, &server)? else {
+        return Ok(None);
     };
     let mut credentials = DockerCredentials {
         serveraddress: Some(server),
@@ -161,6 +148,23 @@ fn credentials_for(
         DockerCredential::IdentityToken(token) => credentials.identitytoken = Some(token),
     }
     Ok(Some(credentials))
+}
+
+/// The credential `auth` gives for the registry `server` (as keyed in the Docker config:
+/// `host[:port]`, or Docker Hub's URL), or `None` for an anonymous request. Also used for
+/// registries the engine never sees (plugin artifacts).
+pub fn registry_credential(
+    auth: &RegistryAuth,
+    server: &str,
+) -> Result<Option<DockerCredential>, EngineError> {
+    match auth {
+        RegistryAuth::Anonymous => Ok(None),
+        RegistryAuth::UsernamePassword { username, password } => Ok(Some(
+            DockerCredential::UsernamePassword(username.clone(), password.clone()),
+        )),
+        RegistryAuth::FromDockerConfig => from_docker_config(&docker_config_dir(), server),
+        RegistryAuth::DockerConfigAt(dir) => from_docker_config(dir, server),
+    }
 }
 
 /// Reads `config.json` in the Docker config directory `dir`, running a credential helper

@@ -7,13 +7,19 @@ use super::types::GuestError;
 
 /// A failure of one plugin, with who it was.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin {plugin}: {kind}{}", stderr_suffix(stderr))]
+#[error(
+    "plugin {plugin}: {kind}{}{}",
+    hint_suffix(hint),
+    stderr_suffix(stderr)
+)]
 pub struct PluginError {
     /// `name version`, or the file it came from before its manifest was read.
     pub plugin: String,
     pub kind: ErrorKind,
     /// What the guest wrote to stderr (bounded), shown when it failed.
     pub stderr: String,
+    /// What the user may do about it, e.g. grant a capability the plugin asked for.
+    pub hint: Option<Box<str>>,
 }
 
 impl PluginError {
@@ -22,8 +28,15 @@ impl PluginError {
             plugin: plugin.into(),
             kind,
             stderr: String::new(),
+            hint: None,
         }
     }
+}
+
+fn hint_suffix(hint: &Option<Box<str>>) -> String {
+    hint.as_ref()
+        .map(|h| format!("\n  note: {h}"))
+        .unwrap_or_default()
 }
 
 fn stderr_suffix(stderr: &str) -> String {

@@ -6,9 +6,13 @@
 pub mod builtin;
 pub mod cache;
 pub mod error;
+pub mod lock;
 pub mod manifest;
+pub mod oci;
 pub mod runtime;
+pub mod scaffold;
 pub mod sources;
+pub mod store;
 pub mod types;
 pub mod v1;
 
@@ -74,13 +78,33 @@ impl Registry {
             plugins.push(runtime.load(wasm, Origin::Builtin, name)?);
         }
         for path in installed_files(&dirs.plugins)? {
-            plugins.push(load_file(&runtime, &path)?);
+            let plugin = load_file(&runtime, &path)?;
+            // Installs keep one file per name; two means someone copied files in by hand.
+            if let Some(other) = plugins
+                .iter()
+                .find(|p: &&Plugin| p.manifest.name == plugin.manifest.name)
+            {
+                anyhow::bail!(
+                    "two plugins named `{}`: {} and {}; remove one (`dockwright plugin remove`, or delete the file)",
+                    plugin.manifest.name,
+                    describe(other),
+                    path.display()
+                );
+            }
+            plugins.push(plugin);
         }
         Ok(Registry { runtime, plugins })
     }
 
     pub fn get(&self, name: &str) -> Option<&Plugin> {
         self.plugins.iter().find(|p| p.manifest.name == name)
+    }
+}
+
+fn describe(plugin: &Plugin) -> String {
+    match &plugin.origin {
+        Origin::Builtin => "the built-in one".into(),
+        Origin::Installed(path) => path.display().to_string(),
     }
 }
 

@@ -186,16 +186,22 @@ impl Runtime {
             grants: grants.clone(),
             ..request.clone()
         });
-        let outcome = self.call(plugin, &grants, request.base_dir.clone(), |store, pre| {
-            let instance = pre.instantiate(&mut *store)?;
-            instance
-                .dockwright_plugin_source()
-                .call_contribute(&mut *store, &wit_request)
-        })?;
+        let with_hint = |mut e: PluginError| {
+            e.hint = ungranted_hint(plugin, &grants);
+            e
+        };
+        let outcome = self
+            .call(plugin, &grants, request.base_dir.clone(), |store, pre| {
+                let instance = pre.instantiate(&mut *store)?;
+                instance
+                    .dockwright_plugin_source()
+                    .call_contribute(&mut *store, &wit_request)
+            })
+            .map_err(with_hint)?;
         let fail = |kind| PluginError::new(plugin.label(), kind);
         let contribution: Contribution = match outcome.value {
             Ok(c) => c.into(),
-            Err(e) => return Err(fail(ErrorKind::Guest(e.into()))),
+            Err(e) => return Err(with_hint(fail(ErrorKind::Guest(e.into())))),
         };
         check_contribution(&contribution, self.limits.output).map_err(fail)?;
         Ok(Outcome {
@@ -284,6 +290,7 @@ impl Runtime {
                 plugin: label,
                 kind: self.classify(e),
                 stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+                hint: None,
             }),
         }
     }
@@ -349,6 +356,49 @@ fn effective_grants(plugin: &Plugin, granted: &Grants) -> Result<Grants, PluginE
         }
     }
     Ok(Grants { read, exec })
+}
+
+/// For a failed call of a third-party plugin: the capabilities its manifest asks for that
+/// this call did not get, and how to grant them. The sandbox only ever shows a plugin
+/// "file not found" or "refused", so the user would otherwise not learn that a grant is
+/// missing. Built-in plugins get their grants from the settings, so no hint applies.
+fn ungranted_hint(plugin: &Plugin, granted: &Grants) -> Option<Box<str>> {
+    if plugin.origin == Origin::Builtin {
+        return None;
+    }
+    let name = &plugin.manifest.name;
+    let missing: Vec<(String, String)> = plugin
+        .manifest
+        .capabilities
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Read if granted.read.is_empty() => Some((
+                "read".to_string(),
+                format!("{{{name}: {{read: [<directory>]}}}}"),
+            )),
+            Capability::Exec(p) if !granted.exec.contains(p) => {
+                Some((format!("exec:{p}"), format!("{{{name}: {{exec: [{p}]}}}}")))
+            }
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let asked: Vec<String> = missing.iter().map(|(c, _)| format!("`{c}`")).collect();
+    let how: Vec<String> = missing
+        .iter()
+        .map(|(_, g)| format!("`grants: {g}`"))
+        .collect();
+    Some(
+        format!(
+            "plugin `{name}` asks for the capability {} but the pipeline does not grant it; \
+         if it needs it, grant it in dockwright.yaml with {}",
+            asked.join(", "),
+            how.join(" and ")
+        )
+        .into(),
+    )
 }
 
 /// Host-side checks of a contribution: its size, and text that could not be written into a

@@ -1,6 +1,7 @@
 //! Calling the requirement sources for one image's settings: which plugin serves which
 //! setting, what it is granted, and routing `required_integrations` to the providers whose
-//! catalogue holds each name. The setting that asks for the work is the grant for the
+//! catalogue holds each name (or, when several claim a name, the one the pipeline's
+//! `integration_providers` names). The setting that asks for the work is the grant for the
 //! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
 
 use std::collections::BTreeMap;
@@ -33,12 +34,41 @@ pub enum SourceError {
         suggestions: Vec<String>,
     },
     #[error(
-        "integration `{name}` is provided by both {first} and {second}; remove one of the plugins"
+        "integration `{name}` is provided by more than one plugin: {}; say which one wins in \
+         {file}, e.g. `integration_providers: {{{name}: {example}}}`",
+        .providers.join(" and ")
     )]
     AmbiguousIntegration {
         name: String,
-        first: String,
-        second: String,
+        file: String,
+        /// Labels (`name version`) of the claimants.
+        providers: Vec<String>,
+        /// A plugin name to show in the suggestion.
+        example: String,
+    },
+    #[error(
+        "integration_providers in {file}: `{name}` is to come from `{chosen}`, {}",
+        match providers.as_slice() {
+            [] => format!("but no integration provider provides `{name}`"),
+            all => format!("but only {} provide(s) it", all.join(", ")),
+        }
+    )]
+    ChosenProviderLacks {
+        name: String,
+        chosen: String,
+        file: String,
+        providers: Vec<String>,
+    },
+    #[error(
+        "integration_providers in {file}: `{chosen}` (for `{name}`) is not an installed \
+         integration provider (providers: {})",
+        .providers.join(", ")
+    )]
+    UnknownProvider {
+        name: String,
+        chosen: String,
+        file: String,
+        providers: Vec<String>,
     },
 }
 
@@ -143,24 +173,65 @@ fn integrations(
         .iter()
         .filter(|p| p.manifest.group == Group::Integrations && p.manifest.name != "stack")
         .collect();
-    let mut catalogue: BTreeMap<String, &Plugin> = BTreeMap::new();
+    let file = pipeline.file.display().to_string();
+    // Integration name → every provider whose catalogue lists it, in registry order.
+    let mut claimants: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
     let mut known = Vec::new();
     for provider in &providers {
         for integration in registry.runtime.catalogue(provider, platform)?.value {
-            let key = integration.name.clone();
-            if let Some(first) = catalogue.get(&key) {
-                if docker.required_integrations.contains(&key) {
+            let claim = claimants.entry(integration.name.clone()).or_default();
+            if claim.is_empty() {
+                known.push(integration.name);
+            }
+            if !claim.iter().any(|p| p.digest == provider.digest) {
+                claim.push(provider);
+            }
+        }
+    }
+    for (name, chosen) in &pipeline.integration_providers {
+        if !providers.iter().any(|p| &p.manifest.name == chosen) {
+            return Err(SourceError::UnknownProvider {
+                name: name.clone(),
+                chosen: chosen.clone(),
+                file,
+                providers: providers.iter().map(|p| p.manifest.name.clone()).collect(),
+            });
+        }
+    }
+    let mut catalogue: BTreeMap<String, &Plugin> = BTreeMap::new();
+    for name in &docker.required_integrations {
+        let Some(claim) = claimants.get(name) else {
+            continue; // reported as unknown below, with suggestions
+        };
+        let provider = match pipeline.integration_providers.get(name) {
+            Some(chosen) => *claim
+                .iter()
+                .find(|p| &p.manifest.name == chosen)
+                .ok_or_else(|| SourceError::ChosenProviderLacks {
+                    name: name.clone(),
+                    chosen: chosen.clone(),
+                    file: file.clone(),
+                    providers: claim.iter().map(|p| p.label()).collect(),
+                })?,
+            None => match claim.as_slice() {
+                [only] => *only,
+                many => {
                     return Err(SourceError::AmbiguousIntegration {
-                        name: integration.name,
-                        first: first.label(),
-                        second: provider.label(),
+                        name: name.clone(),
+                        file,
+                        providers: many.iter().map(|p| p.label()).collect(),
+                        example: many
+                            .iter()
+                            .find(|p| p.origin != Origin::Builtin)
+                            .unwrap_or(&many[0])
+                            .manifest
+                            .name
+                            .clone(),
                     });
                 }
-                continue;
-            }
-            catalogue.insert(key, provider);
-            known.push(integration.name);
-        }
+            },
+        };
+        catalogue.insert(name.clone(), provider);
     }
     let mut per_provider: Vec<(&Plugin, Vec<String>)> = Vec::new();
     for name in &docker.required_integrations {
