@@ -71,7 +71,7 @@ fn available(installed: &[String]) -> String {
 pub struct Locked {
     pub name: String,
     pub version: String,
-    /// `sha256:<hex>` of the plugin's wasm.
+    /// The sha256 of the plugin's wasm, hex.
     pub sha256: String,
     /// "built-in" or "installed".
     pub source: String,
@@ -82,7 +82,11 @@ impl Locked {
         Locked {
             name: plugin.manifest.name.clone(),
             version: plugin.manifest.version.to_string(),
-            sha256: plugin.digest.clone(),
+            sha256: plugin
+                .digest
+                .strip_prefix("sha256:")
+                .unwrap_or(&plugin.digest)
+                .to_string(),
             source: match plugin.origin {
                 Origin::Builtin => "built-in",
                 Origin::Installed(_) => "installed",
@@ -172,10 +176,13 @@ pub fn check_and_write(
     let mut changes = Vec::new();
     for (name, now) in &used_by_name {
         match old_by_name.get(name) {
-            None => changes.push(format!("  added {name} {} ({})", now.version, now.sha256)),
+            None => changes.push(format!(
+                "  added {name} {} (sha256:{})",
+                now.version, now.sha256
+            )),
             Some(was) if was.version != now.version || was.sha256 != now.sha256 => {
                 mismatches.push(format!(
-                    "  {name}: locked {} ({}), in use {} ({})",
+                    "  {name}: locked {} (sha256:{}), in use {} (sha256:{})",
                     was.version, was.sha256, now.version, now.sha256
                 ));
             }
@@ -249,7 +256,7 @@ mod tests {
         Locked {
             name: name.into(),
             version: version.into(),
-            sha256: format!("sha256:{digest}"),
+            sha256: digest.to_string(),
             source: "installed".into(),
         }
     }
