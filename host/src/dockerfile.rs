@@ -2,10 +2,11 @@
 //!
 //! Order, least volatile first: `FROM` → `WORKDIR /app` → `ARG`s → `ENV` (environment,
 //! which installs may read, e.g. a private index) → one apt line → installer bootstrap →
-//! per requirements file `COPY` + install → `COPY . .` → local project install →
-//! `chown`/`USER` → runtime `ENV`. The local project install comes *after* the source
-//! files are copied (DESIGN.md lists it before): a command such as `pip install -e .`
-//! needs the project in the image, which is why ZenML orders it this way too.
+//! per requirements file `COPY` (after the constraints files it names) + install →
+//! `COPY . .` → local project install → `chown`/`USER` → runtime `ENV`. The local project
+//! install comes *after* the source files are copied (DESIGN.md lists it before): a command
+//! such as `pip install -e .` needs the project in the image, which is why ZenML orders it
+//! this way too.
 //!
 //! Decisions:
 //! - **Installs work on three kinds of parent.** pip runs as `python3 -m pip` (Debian has
