@@ -274,6 +274,53 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The registry's storage directory (`docker/registry/v2/...` below it), for tests that
+    /// tamper with what it serves.
+    pub fn storage(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// The stored bytes of the blob `sha256:<hex>`.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+        self.storage()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// GET of an OCI image manifest: its digest header and body.
+    pub fn oci_manifest(
+        &self,
+        repository: &str,
+        tag: &str,
+        auth: Option<&str>,
+    ) -> Option<(String, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("registry");
+        let authorization = auth
+            .map(|basic| format!("Authorization: Basic {basic}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET /v2/{repository}/manifests/{tag} HTTP/1.1\r\nHost: {}\r\n{authorization}\
+             Accept: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n",
+            self.host()
+        )
+        .expect("send GET");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read answer");
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let digest = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("Docker-Content-Digest")
+                .then(|| value.trim().to_string())
+        })?;
+        Some((digest, body.to_string()))
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         // Only the registry this test started.

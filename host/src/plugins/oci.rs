@@ -417,15 +417,23 @@ fn oci_auth(auth: &RegistryAuth, registry: &str) -> Result<OciAuth, OciError> {
 fn explain(e: &oci_client::errors::OciDistributionError, registry: &str) -> String {
     use oci_client::errors::OciDistributionError as E;
     let message = e.to_string();
-    match e {
-        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => format!(
-            "{message} (the registry {registry} refused the credentials; log in with \
-             `docker login {registry}`)"
-        ),
-        _ if message.contains("error sending request") || message.contains("connect") => {
-            format!("{message} (the registry {registry} cannot be reached)")
+    let refused = match e {
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => true,
+        E::ServerError { code, .. } => matches!(code, 401 | 403),
+        _ => {
+            let lower = message.to_lowercase();
+            lower.contains("unauthorized") || lower.contains("denied")
         }
-        _ => message,
+    };
+    if refused {
+        format!(
+            "{message} (the registry {registry} refused the credentials, or got none; log in \
+             with `docker login {registry}`)"
+        )
+    } else if message.contains("error sending request") || message.contains("connect") {
+        format!("{message} (the registry {registry} cannot be reached)")
+    } else {
+        message
     }
 }
 

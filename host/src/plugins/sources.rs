@@ -295,10 +295,27 @@ fn third_party_grants(pipeline: &Pipeline, plugin: &Plugin) -> Grants {
         .grants
         .get(&plugin.manifest.name)
         .map(|g| Grants {
-            read: g.read.clone(),
+            read: g.read.iter().map(|dir| normalize_dir(dir)).collect(),
             exec: g.exec.clone(),
         })
         .unwrap_or_default()
+}
+
+/// `/p/./data/..` → `/p`: the plugin sees a granted directory at its host path, and opens
+/// files by the paths it is given (`base_dir/...`), which never contain `.` or `..`.
+fn normalize_dir(dir: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in dir.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn builtin<'r>(registry: &'r Registry, name: &'static str) -> Result<&'r Plugin, SourceError> {
@@ -355,5 +372,13 @@ mod tests {
         );
         docker.pyproject_export_command = None;
         assert_eq!(grants(&docker).exec, ["uv", "poetry"]);
+    }
+
+    #[test]
+    fn granted_directories_lose_dot_segments() {
+        assert_eq!(
+            normalize_dir(Path::new("/p/./data/../shared/.")),
+            PathBuf::from("/p/shared")
+        );
     }
 }
