@@ -13,8 +13,9 @@ pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("DOCKWRIGHT_FIXTURES")).join(format!("{name}.wasm"))
 }
 
-/// The `dockwright` binary of this workspace. Cargo builds it when the host package is under
-/// test; when only this package is, it is built here once.
+/// The `dockwright` binary of this workspace, brought up to date once per test process: a
+/// binary left by an earlier build (cargo builds it only when the host package itself is
+/// under test) would test old code.
 pub fn dockwright_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -23,20 +24,24 @@ pub fn dockwright_bin() -> PathBuf {
         if dir.ends_with("deps") {
             dir.pop();
         }
-        let bin = dir.join("dockwright");
-        if !bin.is_file() {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "dockwright", "--bin", "dockwright"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(
-                status.success(),
-                "cargo build of the dockwright binary failed"
-            );
-        }
-        bin
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "dockwright",
+                "--bin",
+                "dockwright",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of the dockwright binary failed"
+        );
+        dir.join("dockwright")
     })
     .clone()
 }
@@ -113,12 +118,13 @@ fn wait_for_port(port: u16, what: &str) {
 }
 
 /// A wheelhouse made with `pip download` on the host (build containers here cannot reach a
-/// public index), for the Python the base image has (3.11, manylinux), cached in `dir`:
-/// the download runs only when some requirement has no wheel there yet.
+/// public index), for the Python the base image has (3.11, manylinux), with their
+/// dependencies, cached in `dir`: the download runs only when some requirement has no wheel
+/// there yet.
 pub fn wheelhouse(dir: &Path, requirements: &[&str]) -> PathBuf {
     let has = |requirement: &str| {
         let name = requirement
-            .split(['=', '<', '>', '!', '~', '[', ' '])
+            .split(['=', '<', '>', '!', '~', '[', ' ', ';'])
             .next()
             .unwrap_or(requirement)
             .replace('-', "_")
@@ -136,7 +142,7 @@ pub fn wheelhouse(dir: &Path, requirements: &[&str]) -> PathBuf {
     }
     let arch = std::env::consts::ARCH;
     let output = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--no-deps"])
+        .args(["-m", "pip", "download", "--quiet"])
         .args(["--only-binary=:all:", "--python-version", "3.11"])
         .args(["--platform", &format!("manylinux2014_{arch}")])
         .args(["--platform", &format!("manylinux_2_17_{arch}")])

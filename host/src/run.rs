@@ -21,16 +21,18 @@ pub const ARTIFACTS_PATH: &str = "/artifacts";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("image {image}: {source}")]
-    Engine { image: String, source: EngineError },
+    // The cause is part of the message and deliberately not a `source`: printed as a
+    // chain (`{:#}`), it would appear twice.
+    #[error("image {image}: {error}")]
+    Engine { image: String, error: EngineError },
     #[error("image {image}: the build context could not be prepared: {message}")]
     Context { image: String, message: String },
     #[error("the parent image {image} is not on this engine and could not be pulled: {message}")]
     MissingParent { image: String, message: String },
-    #[error("recording the build of {image}: {source}")]
+    #[error("recording the build of {image}: {error}")]
     Record {
         image: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("step `{step}` failed with exit status {code}")]
     StepFailed { step: String, code: i64 },
@@ -94,7 +96,7 @@ pub async fn build_images(
                 .await
                 .map_err(|source| RunError::Engine {
                     image: image.name.clone(),
-                    source,
+                    error: source,
                 })?;
             result.pushed_digest = Some(pushed.digest);
             write_record(options, image, &result)?;
@@ -121,7 +123,7 @@ fn write_record(
         .write(&record)
         .map_err(|source| RunError::Record {
             image: image.name.clone(),
-            source,
+            error: source,
         })
 }
 
@@ -132,7 +134,7 @@ async fn ensure_base_image(engine: &Engine, image: &str) -> Result<(), RunError>
         .await
         .map_err(|source| RunError::Engine {
             image: image.into(),
-            source,
+            error: source,
         })?;
     if present.is_none() {
         let image = image.to_string();
@@ -164,7 +166,7 @@ fn final_images(plan: &Plan) -> BTreeSet<String> {
 async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, RunError> {
     let fail = |source| RunError::Engine {
         image: image.name.clone(),
-        source,
+        error: source,
     };
     let id = match engine.image_id(&image.name).await.map_err(fail)? {
         Some(id) => id,
@@ -247,7 +249,7 @@ async fn build_image(
     };
     let fail = |source| RunError::Engine {
         image: image.name.clone(),
-        source,
+        error: source,
     };
     let (built, reused) = if spec.reuse {
         let outcome = engine
@@ -364,7 +366,7 @@ pub async fn run_steps(
             Err(source) => {
                 failure.get_or_insert(RunError::Engine {
                     image: format!("step {step}"),
-                    source,
+                    error: source,
                 });
             }
         }

@@ -1,0 +1,1079 @@
+//! `dockwright build` and `dockwright run` end to end, through the real binary against the real
+//! Docker engine of this machine (no mocks): the example pipeline, reuse by build key (no
+//! build request reaches the engine), a code-only change rebuilding only the source layer,
+//! failing installs and steps, ENV values that must survive exactly, installs on three kinds
+//! of parent with pip and uv, pushes to Debian's `docker-registry` on loopback, an
+//! unreachable engine, and independent steps running at the same time.
+//!
+//! Python packages come from a wheelhouse made with `pip download` on the host and served on
+//! loopback by `python3 -m http.server`; builds reach it on the host network
+//! (`PIP_FIND_LINKS` / `UV_FIND_LINKS` in `environment`). No assertion depends on timing;
+//! every test uses its own image names, pipeline names (hence artifact volumes) and
+//! Dockwright cache directory, and removes what it made.
+//!
+//! Needs: a running engine, and the packages of `scripts/ci-deps.sh`.
+
+use std::borrow::BorrowMut;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use dockwright_tests::{
+    BASE_IMAGE, Registry, WheelServer, base64, ensure_base_image, repo_root, unique, wheelhouse,
+    write_docker_config,
+};
+use serde_json::Value;
+
+/// Everything the pipelines here install, downloaded once into the target directory.
+fn wheels() -> PathBuf {
+    wheelhouse(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-wheelhouse"),
+        &["six==1.16.0", "uv"],
+    )
+}
+
+/// One test's Dockwright: its own cache and data directories (records, locks), sharing the
+/// compiled plugin components with the other tests (they are written atomically).
+struct Home {
+    dir: tempfile::TempDir,
+    docker_config: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        ensure_base_image();
+        let dir = tempfile::tempdir().unwrap();
+        let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-test-components");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        std::os::unix::fs::symlink(&shared, dir.path().join("cache/components")).unwrap();
+        // An empty Docker config: pushes use only the credentials a test writes there.
+        let docker_config = dir.path().join("docker-config");
+        std::fs::create_dir_all(&docker_config).unwrap();
+        Home { dir, docker_config }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn dockwright(&self, args: &[&str]) -> Command {
+        let mut command = dockwright_tests::dockwright(self.path());
+        command
+            .args(args)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn records_dir(&self) -> PathBuf {
+        self.path().join("cache/builds/records")
+    }
+
+    /// The records written so far, as JSON.
+    fn records(&self) -> Vec<Value> {
+        let Ok(entries) = std::fs::read_dir(self.records_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+/// A pipeline written into a directory of its own.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(files: &[(&str, &str)]) -> Project {
+        let project = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for (path, text) in files {
+            project.write(path, text);
+        }
+        project
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn file(&self) -> String {
+        self.dir
+            .path()
+            .join("dockwright.yaml")
+            .display()
+            .to_string()
+    }
+}
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn ok(&self) -> &Ran {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "dockwright failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    fn failed(&self) -> &Ran {
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "dockwright should have failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs a command (owned, or borrowed after adding to it) to its end.
+fn run(mut command: impl BorrowMut<Command>) -> Ran {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.borrow_mut().output().expect("run dockwright");
+    Ran {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("docker")
+}
+
+fn image_id(name: &str) -> Option<String> {
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", name]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn image_layers(name: &str) -> Vec<String> {
+    let out = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        name,
+    ]);
+    assert!(out.status.success(), "inspect {name}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `docker history` of an image: (id, created by) per layer, newest first.
+fn history(name: &str) -> Vec<(String, String)> {
+    let out = docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}\t{{.CreatedBy}}",
+        name,
+    ]);
+    assert!(out.status.success(), "history {name}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (id, by) = l.split_once('\t').unwrap();
+            (id.to_string(), by.to_string())
+        })
+        .collect()
+}
+
+/// Removes the images (by name, so images other tests tagged stay) and artifact volumes a
+/// test made, even when it fails.
+#[derive(Default)]
+struct Cleanup {
+    images: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Cleanup {
+    fn of_image(image: &str) -> Cleanup {
+        Cleanup {
+            images: vec![image.to_string()],
+            volumes: Vec::new(),
+        }
+    }
+
+    /// The artifact volume `dockwright run` makes for `pipeline`.
+    fn volume_of(&mut self, pipeline: &str) {
+        self.volumes
+            .push(format!("dockwright-{pipeline}-artifacts"));
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for image in &self.images {
+            let _ = docker(&["image", "rm", image]);
+        }
+        for volume in &self.volumes {
+            let _ = docker(&["volume", "rm", "-f", volume]);
+        }
+    }
+}
+
+/// Python's `repr` of a str of printable ASCII, newlines and tabs.
+fn python_repr(value: &str) -> String {
+    let quote = if value.contains('\'') && !value.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A YAML double-quoted scalar (JSON strings are YAML).
+fn yaml_str(value: &str) -> String {
+    serde_json::to_string(value).unwrap()
+}
+
+/// The settings lines that point pip and uv at the wheel server, on the host network, with
+/// `more` in the environment too. uv reads `UV_FIND_LINKS` but has no variable for
+/// `--no-index`: that one is an installer arg (pip gets it too, harmlessly).
+fn index_settings(server: &WheelServer, more: &[(&str, &str)]) -> String {
+    let url = server.url();
+    let more: String = more
+        .iter()
+        .map(|(k, v)| format!("      {k}: {}\n", yaml_str(v)))
+        .collect();
+    format!(
+        "    environment:\n      PIP_FIND_LINKS: {url}\n      PIP_NO_INDEX: \"1\"\n      UV_FIND_LINKS: {url}\n{more}    python_package_installer_args:\n      no-index: true\n    build_config:\n      build_options:\n        network_mode: host\n"
+    )
+}
+
+/// A Unix socket that forwards to the engine's and records the request lines it sees, to
+/// tell whether a command sent a build (and its context) at all.
+struct EngineProxy {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl EngineProxy {
+    fn start() -> EngineProxy {
+        let engine = match std::env::var("DOCKER_HOST") {
+            Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
+            Ok(host) if !host.is_empty() => panic!("the proxy speaks to unix sockets, not {host}"),
+            _ => PathBuf::from("/var/run/docker.sock"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        // Runs until the test process ends; the socket file goes with the temp dir.
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = UnixStream::connect(&engine) else {
+                    continue;
+                };
+                forward(client, server, log.clone());
+            }
+        });
+        EngineProxy {
+            _dir: dir,
+            socket,
+            seen,
+        }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// `METHOD /path` of every request seen so far (query strings dropped).
+    fn requests(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        let text = String::from_utf8_lossy(&seen);
+        text.split("\r\n")
+            .filter_map(|line| {
+                let (method, rest) = line.split_once(' ')?;
+                let path = rest.strip_suffix(" HTTP/1.1")?;
+                ["GET", "POST", "HEAD", "DELETE", "PUT"]
+                    .contains(&method)
+                    .then(|| format!("{method} {}", path.split('?').next().unwrap()))
+            })
+            .collect()
+    }
+}
+
+/// Copies both ways; what the client sends is also logged (capped: a build's context would
+/// otherwise be kept whole).
+fn forward(client: UnixStream, server: UnixStream, log: Arc<Mutex<Vec<u8>>>) {
+    let (mut client_read, mut server_write) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match client_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    {
+                        let mut log = log.lock().unwrap();
+                        if log.len() < 8 << 20 {
+                            log.extend_from_slice(&buf[..n.min(4096)]);
+                        }
+                    }
+                    if server_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = server_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut server_read, mut client_write) = (server, client);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut server_read, &mut client_write);
+        let _ = client_write.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+/// The example pipeline (examples/training) copied into a temp dir, with a name, image and
+/// index of this test's own, and the wheels it installs in the wheelhouse.
+fn example_pipeline(home: &Home, name: &str, repository: &str) -> (Project, WheelServer) {
+    let project = Project::new(&[]);
+    copy_dir(&repo_root().join("examples/training"), project.dir.path());
+    let yaml = std::fs::read_to_string(project.dir.path().join("dockwright.yaml")).unwrap();
+    let port = "http://127.0.0.1:8765/";
+    let edits = [
+        ("name: training\n", format!("name: {name}\n")),
+        (
+            "    python_package_installer: pip\n",
+            format!(
+                "    python_package_installer: pip\n    target_repository: {repository}\n    image_tag: example\n"
+            ),
+        ),
+    ];
+    let mut edited = yaml;
+    for (from, to) in edits {
+        assert!(edited.contains(from), "the example has no `{from}`");
+        edited = edited.replacen(from, &to, 1);
+    }
+    assert!(edited.contains(port), "the example's index is {port}");
+    project.write("dockwright.yaml", &edited);
+
+    // Whatever the example's requirement sources give, from the wheelhouse.
+    let plan = run(home.dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let lines: Vec<String> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|image| image["requirements"].as_array().unwrap().clone())
+        .flat_map(|file| file["lines"].as_array().unwrap().clone())
+        .filter_map(|line| line.as_str().map(str::to_string))
+        .filter(|line| !line.starts_with(['-', '#']))
+        .collect();
+    assert!(!lines.is_empty(), "the example installs something: {plan}");
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let server = WheelServer::start(&wheelhouse(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-wheelhouse"),
+        &lines,
+    ));
+    project.write("dockwright.yaml", &edited.replace(port, &server.url()));
+    (project, server)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_example_pipeline_runs_reuses_without_a_build_and_rebuilds_only_the_source_layer() {
+    let home = Home::new();
+    let name = unique("example");
+    let repository = format!("dockwright-test/{name}");
+    let image = format!("{repository}:example");
+    let (project, _server) = example_pipeline(&home, &name, &repository);
+    let mut cleanup = Cleanup::default();
+    cleanup.images.push(image.clone());
+    cleanup.volume_of(&name);
+
+    // First run: built, then the three steps in order, sharing the artifacts volume.
+    let first = run(home.dockwright(&["run", "-f", &project.file()]));
+    first.ok();
+    assert!(
+        first.stderr.contains(&format!("{image}: built")),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stdout
+            .contains("[load] wrote 200 samples with 3 features to /artifacts"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains("[train] trained ridge \"v1\" $HOME with alpha=0.5"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("[evaluate] max abs error 0.0"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stderr.contains("all 3 step(s) of"),
+        "{}",
+        first.stderr
+    );
+    let built = image_id(&image).expect("the image is tagged");
+    cleanup.images.push(built.clone());
+
+    // Second build: reused by build key, through a proxy that sees every request: the
+    // engine is asked for the key, and no build (no context) is sent.
+    let proxy = EngineProxy::start();
+    let second = run(home
+        .dockwright(&["build", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    second.ok();
+    assert!(
+        second
+            .stderr
+            .contains(&format!("{image}: reused (unchanged build key)")),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(image_id(&image).as_deref(), Some(built.as_str()));
+    let requests = proxy.requests();
+    assert!(
+        requests.iter().any(|r| r.ends_with("/images/json")),
+        "the proxy saw the lookup by key: {requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.ends_with("/build")),
+        "a reused image sends no build: {requests:?}"
+    );
+
+    // A code-only change: only the context changed, so only the layer of the source files
+    // is new; the apt and install layers are the same layers as before.
+    let explain = run(home.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explain.ok();
+    assert!(
+        explain.stdout.contains("unchanged since the last build"),
+        "{}",
+        explain.stdout
+    );
+    let train = project.dir.path().join("steps/train.py");
+    let mut code = std::fs::read_to_string(&train).unwrap();
+    code.push_str("# a code-only change\n");
+    std::fs::write(&train, code).unwrap();
+    let explain = run(home.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explain.ok();
+    assert!(
+        explain.stdout.contains("changed: context")
+            && !explain.stdout.contains("changed: generated dockerfile"),
+        "{}",
+        explain.stdout
+    );
+    let proxy = EngineProxy::start();
+    let third = run(home
+        .dockwright(&["build", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    third.ok();
+    assert!(
+        third.stderr.contains(&format!("{image}: built")),
+        "{}",
+        third.stderr
+    );
+    assert!(
+        proxy.requests().iter().any(|r| r.ends_with("/build")),
+        "the proxy sees a build when there is one: {:?}",
+        proxy.requests()
+    );
+    let rebuilt = image_id(&image).unwrap();
+    cleanup.images.push(rebuilt.clone());
+    assert_ne!(rebuilt, built);
+
+    let (before, after) = (image_layers(&built), image_layers(&rebuilt));
+    assert_eq!(before.len(), after.len(), "{before:?}\n{after:?}");
+    let last = before.len() - 1;
+    assert_eq!(
+        before[..last],
+        after[..last],
+        "only the last layer may differ"
+    );
+    assert_ne!(
+        before[last], after[last],
+        "the source layer holds the change"
+    );
+    let install = |history: &[(String, String)]| {
+        history
+            .iter()
+            .find(|(_, by)| by.contains("pip install"))
+            .map(|(id, _)| id.clone())
+            .expect("an install layer")
+    };
+    let (old_history, new_history) = (history(&built), history(&rebuilt));
+    assert_eq!(install(&old_history), install(&new_history));
+    assert!(
+        install(&new_history).starts_with("sha256:"),
+        "{new_history:?}"
+    );
+    let copy = |history: &[(String, String)]| {
+        history
+            .iter()
+            .find(|(_, by)| by.contains("COPY dir:") || by.contains("COPY . ."))
+            .map(|(id, _)| id.clone())
+            .expect("the source layer")
+    };
+    assert_ne!(copy(&old_history), copy(&new_history));
+}
+
+#[test]
+fn a_failing_pip_install_shows_pips_error_and_leaves_no_tag_and_no_record() {
+    let home = Home::new();
+    let server = WheelServer::start(&wheels());
+    let name = unique("pip-fails");
+    let image = format!("dockwright-test/{name}:failing");
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: dockwright-test/{name}\n    image_tag: failing\n    python_package_installer: pip\n    requirements: [six==1.16.0, dockwright-no-such-package==1.0]\n{}steps:\n  - name: never\n    command: [\"true\"]\n",
+            index_settings(&server, &[])
+        ),
+    )]);
+    let _cleanup = Cleanup::of_image(&image);
+
+    let failed = run(home.dockwright(&["build", "-f", &project.file()]));
+    failed.failed();
+    let error = failed
+        .stderr
+        .split_once("error: ")
+        .map(|(_, e)| e)
+        .unwrap_or_else(|| panic!("no error line:\n{}", failed.stderr));
+    assert!(
+        error.contains("pip install") && error.contains("returned a non-zero code"),
+        "the failing instruction is named:\n{error}"
+    );
+    assert_eq!(
+        error
+            .matches("No matching distribution found for dockwright-no-such-package==1.0")
+            .count(),
+        1,
+        "pip's own error is shown, once:\n{error}"
+    );
+    assert_eq!(image_id(&image), None, "a failed build is not tagged");
+    assert!(home.records().is_empty(), "{:?}", home.records());
+    let explain = run(home.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explain.ok();
+    assert!(
+        explain.stdout.contains("no recorded build of this image"),
+        "{}",
+        explain.stdout
+    );
+}
+
+#[test]
+fn a_failing_step_stops_the_run_with_its_exit_status() {
+    let home = Home::new();
+    let name = unique("step-fails");
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\nsteps:\n  - name: prepare\n    command: [sh, -c, \"echo prepared\"]\n  - name: train\n    command: [sh, -c, \"echo training; exit 7\"]\n    after: [prepare]\n  - name: evaluate\n    command: [sh, -c, \"echo evaluated\"]\n    after: [train]\n"
+        ),
+    )]);
+    let mut cleanup = Cleanup::default();
+    cleanup.volume_of(&name);
+
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    assert_eq!(
+        ran.code,
+        Some(7),
+        "the step's status is Dockwright's\n{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("step `train` failed with exit status 7"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stdout.contains("[prepare] prepared"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("[train] training"), "{}", ran.stdout);
+    assert!(
+        !ran.stdout.contains("evaluated") && !ran.stderr.contains("succeeded"),
+        "nothing ran after the failed step:\n{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+}
+
+/// Values a Dockerfile or a shell would mangle if they were not quoted exactly.
+const AWKWARD_VALUES: [(&str, &str); 5] = [
+    ("QUOTES", r#"it's "quoted""#),
+    (
+        "DOLLAR",
+        "$HOME and ${PATH} and ${DOCKWRIGHT_NEWLINE} stay literal",
+    ),
+    ("SPACES", "  leading,  inner   and trailing  "),
+    ("NEWLINES", "line one\nline two\n"),
+    ("BACKSLASH", r"C:\new\table \\ \"),
+];
+
+#[test]
+fn env_values_with_quotes_dollars_spaces_and_newlines_arrive_intact() {
+    let home = Home::new();
+    let name = unique("env");
+    let image = format!("dockwright-test/{name}:env");
+    let block = |prefix: &str| -> String {
+        AWKWARD_VALUES
+            .iter()
+            .map(|(k, v)| format!("      {prefix}_{k}: {}\n", yaml_str(v)))
+            .collect()
+    };
+    let keys: Vec<String> = ["BUILD", "RUNTIME", "STEP"]
+        .iter()
+        .flat_map(|p| AWKWARD_VALUES.iter().map(move |(k, _)| format!("{p}_{k}")))
+        .collect();
+    let script = format!("import os\nfor k in {keys:?}: print(k, repr(os.environ[k]))\n");
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: dockwright-test/{name}\n    image_tag: env\n    environment:\n{}    runtime_environment:\n{}steps:\n  - name: show\n    command: [python3, -c, {}]\n    environment:\n{}",
+            block("BUILD"),
+            block("RUNTIME"),
+            yaml_str(&script),
+            block("STEP"),
+        ),
+    )]);
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.volume_of(&name);
+
+    // The values go through the generated Dockerfile (build and runtime ENV) and the
+    // container's environment (the step's).
+    let plan = run(home.dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let dockerfile = plan["images"][0]["dockerfile"].as_str().unwrap();
+    assert!(
+        dockerfile.contains("ENV BUILD_NEWLINES=") && dockerfile.contains("ENV RUNTIME_QUOTES="),
+        "{dockerfile}"
+    );
+    assert_eq!(
+        plan["images"][0]["build"]["build_args"]["DOCKWRIGHT_NEWLINE"],
+        "\n"
+    );
+
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    let shown: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("[show] "))
+        .collect();
+    let expected: Vec<String> = ["BUILD", "RUNTIME", "STEP"]
+        .iter()
+        .flat_map(|p| {
+            AWKWARD_VALUES
+                .iter()
+                .map(move |(k, v)| format!("{p}_{k} {}", python_repr(v)))
+        })
+        .collect();
+    assert_eq!(shown, expected, "stderr:\n{}", ran.stderr);
+}
+
+/// A pipeline whose image is a small build on the base image (one ENV line), named
+/// `[<registry>/]<repository>:<tag>`, the registry being the stack's container registry.
+fn small_pipeline(name: &str, registry: Option<&str>, repository: &str, tag: &str) -> Project {
+    let stack = registry
+        .map(|uri| format!("stack:\n  container_registry: {{flavor: default, uri: {uri}}}\n"))
+        .unwrap_or_default();
+    Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\n{stack}settings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: {repository}\n    image_tag: {tag}\n    environment:\n      BUILT_FOR: {name}\nsteps:\n  - name: only\n    command: [\"true\"]\n"
+        ),
+    )])
+}
+
+/// `build --push --json` output: the results, of which the one named `image`.
+fn pushed_digest(stdout: &str, image: &str) -> String {
+    let results: Value = serde_json::from_str(stdout).unwrap();
+    let result = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == image)
+        .unwrap_or_else(|| panic!("no result for {image}: {results}"));
+    result["pushed_digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no pushed digest: {result}"))
+        .to_string()
+}
+
+#[test]
+fn pushes_to_an_open_registry_on_loopback_and_records_the_digest() {
+    let home = Home::new();
+    let registry = Registry::start(None);
+    let name = unique("push-open");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    let project = small_pipeline(
+        &name,
+        Some(&format!("{}/dockwright-test", registry.host())),
+        &name,
+        "v1",
+    );
+    let _cleanup = Cleanup::of_image(&image);
+
+    let pushed = run(home.dockwright(&["build", "--push", "--json", "-f", &project.file()]));
+    pushed.ok();
+    let digest = pushed_digest(&pushed.stdout, &image);
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    assert_eq!(
+        registry
+            .manifest_digest(&format!("dockwright-test/{name}"), "v1", None)
+            .as_deref(),
+        Some(digest.as_str()),
+        "the registry holds what was recorded"
+    );
+    assert!(
+        pushed
+            .stderr
+            .contains(&format!("{image}: built, pushed {digest}")),
+        "{}",
+        pushed.stderr
+    );
+    let records = home.records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["name"], image);
+    assert_eq!(records[0]["pushed_digest"], digest.as_str());
+}
+
+#[test]
+fn pushes_with_the_users_docker_credentials_and_records_nothing_pushed_on_refusal() {
+    let home = Home::new();
+    let registry = Registry::start(Some(("alice", "s3cret pass")));
+    let name = unique("push-auth");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    // The stack's container registry names the image and makes every build push.
+    let project = small_pipeline(
+        &name,
+        Some(&format!("{}/dockwright-test", registry.host())),
+        &name,
+        "v1",
+    );
+    let _cleanup = Cleanup::of_image(&image);
+
+    // No credentials in the Docker config: the registry refuses, the error says so, and
+    // the build is on record but nothing is recorded as pushed.
+    let refused = run(home.dockwright(&["build", "--json", "-f", &project.file()]));
+    refused.failed();
+    assert!(
+        refused.stderr.contains(&format!("pushing {image} failed"))
+            && refused.stderr.contains("refused the credentials"),
+        "{}",
+        refused.stderr
+    );
+    let records = home.records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["pushed_digest"], Value::Null);
+
+    // With `docker login`'s entry in the Docker config: pushed, digest recorded.
+    write_docker_config(&home.docker_config, &registry.host(), "alice:s3cret pass");
+    let pushed = run(home.dockwright(&["build", "--json", "-f", &project.file()]));
+    pushed.ok();
+    assert!(
+        pushed.stderr.contains(&format!(
+            "{image}: reused (unchanged build key), pushed sha256:"
+        )),
+        "{}",
+        pushed.stderr
+    );
+    let digest = pushed_digest(&pushed.stdout, &image);
+    assert_eq!(
+        registry
+            .manifest_digest(
+                &format!("dockwright-test/{name}"),
+                "v1",
+                Some(&base64("alice:s3cret pass"))
+            )
+            .as_deref(),
+        Some(digest.as_str())
+    );
+    assert_eq!(home.records()[0]["pushed_digest"], digest.as_str());
+}
+
+#[test]
+fn an_unreachable_engine_is_one_clear_line_and_a_failure() {
+    let home = Home::new();
+    let name = unique("no-engine");
+    let project = small_pipeline(&name, None, "dockwright-test/no-engine", "never");
+    let ran = run(home
+        .dockwright(&["build", "-f", &project.file()])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock"));
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let errors: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error") || l.starts_with("  ") || l.contains("Caused by"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: cannot reach the Docker engine at unix:///nonexistent.sock: no socket at /nonexistent.sock; is it running? \
+         set DOCKER_HOST to the engine's address (unix:///path/to/docker.sock, tcp://host:2376, ssh://user@host)"
+        ],
+        "one line, no chain of causes:\n{}",
+        ran.stderr
+    );
+    assert!(home.records().is_empty());
+}
+
+#[test]
+fn independent_steps_run_at_the_same_time_with_two_jobs() {
+    let home = Home::new();
+    let name = unique("jobs");
+    // Each of `left` and `right` writes when it started, waits until the other has started
+    // (so they can only both finish if they ran at the same time; a long deadline instead
+    // of a deadlock otherwise), and writes when it ended. `report` reads the four times.
+    let meet = |me: &str, other: &str| {
+        yaml_str(&format!(
+            "import os, time\n\
+             a = os.environ['DOCKWRIGHT_ARTIFACTS']\n\
+             open(f'{{a}}/{me}.start', 'w').write(str(time.time_ns()))\n\
+             deadline = time.time() + 600\n\
+             while not os.path.exists(f'{{a}}/{other}.start'):\n    \
+                 assert time.time() < deadline, 'the other step never started'\n    \
+                 time.sleep(0.1)\n\
+             open(f'{{a}}/{me}.end', 'w').write(str(time.time_ns()))\n\
+             print('{me} met {other}')\n"
+        ))
+    };
+    let report = yaml_str(
+        "import os\na = os.environ['DOCKWRIGHT_ARTIFACTS']\n\
+         for n in ('left.start', 'left.end', 'right.start', 'right.end'): print(n, open(f'{a}/{n}').read())\n",
+    );
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\nsteps:\n  - name: left\n    command: [python3, -c, {}]\n  - name: right\n    command: [python3, -c, {}]\n  - name: report\n    command: [python3, -c, {report}]\n    after: [left, right]\n",
+            meet("left", "right"),
+            meet("right", "left"),
+        ),
+    )]);
+    let mut cleanup = Cleanup::default();
+    cleanup.volume_of(&name);
+
+    let ran = run(home.dockwright(&["run", "--jobs", "2", "-f", &project.file()]));
+    ran.ok();
+    assert!(
+        ran.stdout.contains("[left] left met right"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("[right] right met left"),
+        "{}",
+        ran.stdout
+    );
+    let time = |what: &str| -> u128 {
+        ran.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("[report] {what} ")))
+            .unwrap_or_else(|| panic!("no {what} in\n{}", ran.stdout))
+            .parse()
+            .unwrap()
+    };
+    let (left, right) = (
+        (time("left.start"), time("left.end")),
+        (time("right.start"), time("right.end")),
+    );
+    assert!(
+        left.0 < right.1 && right.0 < left.1,
+        "the two steps' intervals overlap: left {left:?}, right {right:?}"
+    );
+}
+
+/// The three kinds of parent an install must work on, made from the base image.
+#[derive(Clone, Copy, Debug)]
+enum ParentKind {
+    /// Like the official `python:` images: a Python that is not marked externally managed.
+    Official,
+    /// An active virtualenv (`VIRTUAL_ENV` set, `PATH` into it), as ZenML's images have.
+    Virtualenv,
+    /// Debian's `python3`, marked externally managed (PEP 668): the base image itself.
+    ExternallyManaged,
+}
+
+impl ParentKind {
+    /// The parent image (built here when it is not the base image) and where `six` must
+    /// land in it.
+    fn prepare(self, cleanup: &mut Cleanup) -> (String, &'static str) {
+        let dockerfile = match self {
+            ParentKind::ExternallyManaged => {
+                return (
+                    BASE_IMAGE.to_string(),
+                    "/usr/local/lib/python3.11/dist-packages/",
+                );
+            }
+            ParentKind::Official => {
+                format!("FROM {BASE_IMAGE}\nRUN rm -f /usr/lib/python3*/EXTERNALLY-MANAGED\n")
+            }
+            ParentKind::Virtualenv => format!(
+                "FROM {BASE_IMAGE}\nRUN python3 -m venv /opt/venv\nENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH\n"
+            ),
+        };
+        let tag = format!(
+            "dockwright-test/parent:{}",
+            unique(&format!("{self:?}").to_lowercase())
+        );
+        cleanup.images.push(tag.clone());
+        let mut child = Command::new("docker")
+            .args(["build", "--quiet", "--tag", &tag, "-"])
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker build");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dockerfile.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "building the {self:?} parent failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let site = match self {
+            ParentKind::Virtualenv => "/opt/venv/lib/python3.11/site-packages/",
+            _ => "/usr/local/lib/python3.11/dist-packages/",
+        };
+        (tag, site)
+    }
+}
+
+/// Plans and builds an image installing `six` with `installer` on a parent of `kind`, then
+/// imports it in a step.
+fn installs_on(kind: ParentKind, installer: &str) {
+    let home = Home::new();
+    let server = WheelServer::start(&wheels());
+    let mut cleanup = Cleanup::default();
+    let (parent, site) = kind.prepare(&mut cleanup);
+    let name = unique(&format!("{kind:?}-{installer}").to_lowercase());
+    let image = format!("dockwright-test/{name}:installs");
+    cleanup.images.push(image.clone());
+    cleanup.volume_of(&name);
+    // The run's own value in `environment` makes a fresh build key and misses the layer
+    // cache before the installs, so the installs really run.
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nsettings:\n  docker:\n    parent_image: {parent}\n    target_repository: dockwright-test/{name}\n    image_tag: installs\n    python_package_installer: {installer}\n    requirements: [six==1.16.0]\n{}steps:\n  - name: check\n    command: [python3, -c, \"import six, sys; print('six', six.__version__, six.__file__, sys.prefix)\"]\n",
+            index_settings(&server, &[("TEST_RUN", &name)]),
+        ),
+    )]);
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    assert!(
+        ran.stderr.contains(&format!("{image}: built")),
+        "{}",
+        ran.stderr
+    );
+    let line = ran
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("[check] six "))
+        .unwrap_or_else(|| panic!("{}\n{}", ran.stdout, ran.stderr));
+    assert!(
+        line.starts_with(&format!("1.16.0 {site}six.py")),
+        "{kind:?} with {installer}: {line}"
+    );
+    if installer == "uv" {
+        assert!(
+            ran.stderr.contains("command -v uv"),
+            "uv is bootstrapped when the parent lacks it:\n{}",
+            ran.stderr
+        );
+    }
+}
+
+#[test]
+fn pip_installs_on_an_official_python_like_parent() {
+    installs_on(ParentKind::Official, "pip");
+}
+
+#[test]
+fn pip_installs_on_a_virtualenv_parent() {
+    installs_on(ParentKind::Virtualenv, "pip");
+}
+
+#[test]
+fn pip_installs_on_an_externally_managed_python() {
+    installs_on(ParentKind::ExternallyManaged, "pip");
+}
+
+#[test]
+fn uv_installs_on_an_official_python_like_parent() {
+    installs_on(ParentKind::Official, "uv");
+}
+
+#[test]
+fn uv_installs_on_a_virtualenv_parent() {
+    installs_on(ParentKind::Virtualenv, "uv");
+}
+
+#[test]
+fn uv_installs_on_an_externally_managed_python() {
+    installs_on(ParentKind::ExternallyManaged, "uv");
+}
