@@ -16,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::cache::CompileCache;
 use super::error::{ErrorKind, PluginError};
 use super::manifest::{self, Capability, Header, Manifest};
-use super::types::{Contribution, Grants, Integration, Platform, Request};
+use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::v1;
 
 /// Epoch ticks are this long; deadlines are counted in them.
@@ -186,8 +186,16 @@ impl Runtime {
             grants: grants.clone(),
             ..request.clone()
         });
+        // Only failures a missing grant can cause (something unavailable, a crash) get the
+        // note; a bad name or bad settings are the plugin's own answer.
         let with_hint = |mut e: PluginError| {
-            e.hint = ungranted_hint(plugin, &grants);
+            if matches!(
+                e.kind,
+                ErrorKind::Guest(GuestError::Unavailable(_) | GuestError::Internal(_))
+                    | ErrorKind::Crashed(_)
+            ) {
+                e.hint = ungranted_hint(plugin, &grants);
+            }
             e
         };
         let outcome = self
@@ -276,6 +284,7 @@ impl Runtime {
             logs: Vec::new(),
             max_logs: self.limits.log_lines,
             plugin: label.clone(),
+            plugin_name: plugin.manifest.name.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -499,6 +508,8 @@ pub(crate) struct HostState {
     logs: Vec<LogLine>,
     max_logs: usize,
     plugin: String,
+    /// The manifest name, as `grants:` keys plugins.
+    plugin_name: String,
 }
 
 impl WasiView for HostState {
@@ -532,8 +543,8 @@ impl wit_host::Host for HostState {
         if !self.exec.contains(&program) {
             return Err(format!(
                 "running `{program}` was refused: the pipeline did not grant it to plugin {}. \
-                 Grant it in dockwright.yaml: `grants: {{<plugin>: {{exec: [{program}]}}}}`",
-                self.plugin
+                 Grant it in dockwright.yaml: `grants: {{{}: {{exec: [{program}]}}}}`",
+                self.plugin, self.plugin_name
             ));
         }
         let output = std::process::Command::new(&program)
