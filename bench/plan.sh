@@ -14,8 +14,16 @@ example="$root/examples/training/dockwright.yaml"
 
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
 if command -v hyperfine >/dev/null; then
-    hyperfine --warmup 3 --runs "$runs" --style basic \
+    out="$(mktemp)"
+    hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$out" \
         "$bin --version" "$bin plan -f $example" "$bin plan --json -f $example"
+    python3 - "$out" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    cpu = (r["user"] + r["system"]) * 1000
+    print(f"{r['command'].split('dockwright', 1)[1]:<60} median {r['median'] * 1000:7.2f} ms  min {r['min'] * 1000:7.2f} ms  cpu {cpu:6.2f} ms")
+PY
+    rm -f "$out"
 else
     python3 - "$bin" "$example" "$runs" <<'PY'
 import statistics, subprocess, sys, time
