@@ -290,11 +290,154 @@ fn oci_push_and_pull_through_a_loopback_registry() {
     assert!(installed(user).is_empty());
 }
 
+/// Uploads a one-layer artifact with `curl` (monolithic blob uploads, then the manifest),
+/// bypassing dockwright's own checks.
+fn upload_artifact(
+    registry: &Registry,
+    repository: &str,
+    tag: &str,
+    config: (&str, &[u8]),
+    layer: (&str, &[u8]),
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("http://{}/v2/{repository}", registry.host());
+    let mut descriptors = Vec::new();
+    for (i, (media_type, bytes)) in [config, layer].into_iter().enumerate() {
+        let file = dir.path().join(format!("blob{i}"));
+        std::fs::write(&file, bytes).unwrap();
+        let digest = sha256_of(&file);
+        let location = Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "POST",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%header{location}",
+            ])
+            .arg(format!("{base}/blobs/uploads/"))
+            .output()
+            .unwrap();
+        let location = String::from_utf8(location.stdout).unwrap();
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = if location.starts_with("http") {
+            location.clone()
+        } else {
+            format!("http://{}{location}", registry.host())
+        };
+        let status = Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(format!("{url}{separator}digest={digest}"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "blob upload to {url}");
+        descriptors.push(serde_json::json!({
+            "mediaType": media_type, "digest": digest, "size": bytes.len()
+        }));
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptors[0],
+        "layers": [descriptors[1]],
+    });
+    let file = dir.path().join("manifest.json");
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    let status = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{base}/manifests/{tag}"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "manifest upload");
+    descriptors[1]["digest"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn an_artifact_that_is_not_a_plugin_is_refused_from_its_config() {
     let registry = Registry::start(None);
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
+
+    // A container image's config: not the wasm layout at all.
+    upload_artifact(
+        &registry,
+        "acme/image",
+        "1.0.0",
+        ("application/vnd.oci.image.config.v1+json", b"{}"),
+        ("application/vnd.oci.image.layer.v1.tar", b"not a tar"),
+    );
+    let err = fails(
+        home,
+        &[
+            "plugin",
+            "install",
+            &format!("oci://{}/acme/image:1.0.0", registry.host()),
+        ],
+    );
+    assert!(
+        err.contains(
+            "is not a Dockwright plugin: its config is `application/vnd.oci.image.config.v1+json`"
+        ),
+        "{err}"
+    );
+
+    // A wasm component, but not a plugin: its config says what it exports.
+    let config = br#"{"architecture":"wasm","os":"wasip2","layerDigests":[],"component":{"exports":["wasi:cli/run@0.2.0"],"imports":[]}}"#;
+    let layer_digest = upload_artifact(
+        &registry,
+        "acme/tool",
+        "2.0.0",
+        ("application/vnd.wasm.config.v0+json", config),
+        ("application/wasm", b"\0asm not really"),
+    );
+    let err = fails(
+        home,
+        &[
+            "plugin",
+            "install",
+            &format!("oci://{}/acme/tool:2.0.0", registry.host()),
+        ],
+    );
+    assert!(
+        err.contains(
+            "does not export dockwright:plugin/source@1.x (it exports: wasi:cli/run@0.2.0)"
+        ),
+        "{err}"
+    );
+    // The layer was never needed: with its bytes gone from the registry, the answer is the
+    // same refusal (a download would have failed on the missing blob instead).
+    std::fs::remove_file(registry.blob_path(&layer_digest)).unwrap();
+    let again = fails(
+        home,
+        &[
+            "plugin",
+            "install",
+            &format!("oci://{}/acme/tool:2.0.0", registry.host()),
+        ],
+    );
+    assert!(
+        again.contains("does not export dockwright:plugin/source@1.x"),
+        "{again}"
+    );
+
+    // Nothing there, and a reference without a registry.
     let err = fails(
         home,
         &[
@@ -306,6 +449,7 @@ fn an_artifact_that_is_not_a_plugin_is_refused_from_its_config() {
     assert!(err.contains("acme/nothing:1.0.0"), "{err}");
     let err = fails(home, &["plugin", "install", "oci://no-registry-part"]);
     assert!(err.contains("oci://<registry>/<repository>"), "{err}");
+    assert!(installed(home).is_empty());
 }
 
 #[test]
