@@ -617,10 +617,10 @@ fn print_integrations(registry: &Registry, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    println!("{:<24} {:<22} REQUIREMENTS", "INTEGRATION", "PROVIDER");
+    println!("{:<24} {:<28} REQUIREMENTS", "INTEGRATION", "PROVIDER");
     for (provider, i) in &rows {
         println!(
-            "{:<24} {:<22} {}",
+            "{:<24} {:<28} {}",
             i.name,
             provider,
             i.requirements.join(", ")
