@@ -3,10 +3,11 @@
 #   mmdebstrap     builds the Python base image without a registry (scripts/base-image.sh)
 #   docker-registry a real registry on loopback for the push tests
 #   apache2-utils  htpasswd (bcrypt) for the registry's basic auth
+#   curl           the OCI tests read the registry's API directly
 # Then builds the base image once so that the tests find it cached by tag.
 set -euo pipefail
 
-packages=(mmdebstrap docker-registry apache2-utils)
+packages=(mmdebstrap docker-registry apache2-utils curl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
