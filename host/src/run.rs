@@ -72,16 +72,25 @@ pub async fn build_images(
     let finals = final_images(plan);
     let planned: BTreeSet<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
     for image in &plan.images {
-        let from = match image.kind {
-            ImageKind::Parent => Some(image.name.as_str()),
-            _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
+        let reused = match image.kind {
+            ImageKind::Parent => None,
+            _ => already_tagged(engine, image).await?,
         };
-        if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
-            ensure_base_image(engine, from).await?;
-        }
-        let mut result = match image.kind {
-            ImageKind::Parent => use_parent(engine, image).await?,
-            _ => build_image(engine, image, options, progress(image)).await?,
+        let mut result = match reused {
+            Some(result) => result,
+            None => {
+                let from = match image.kind {
+                    ImageKind::Parent => Some(image.name.as_str()),
+                    _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
+                };
+                if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
+                    ensure_base_image(engine, from).await?;
+                }
+                match image.kind {
+                    ImageKind::Parent => use_parent(engine, image).await?,
+                    _ => build_image(engine, image, options, progress(image)).await?,
+                }
+            }
         };
         if result.existing {
             results.push(result);
@@ -104,6 +113,47 @@ pub async fn build_images(
         results.push(result);
     }
     Ok(results)
+}
+
+/// The image when its name already points at an image carrying its build key: the no-op
+/// build then costs one request (listing images by label and re-tagging, the general path
+/// of a reuse, are the slow part of it).
+async fn already_tagged(
+    engine: &Engine,
+    image: &ImagePlan,
+) -> Result<Option<ImageResult>, RunError> {
+    if !image.build.as_ref().is_some_and(|spec| spec.reuse) {
+        return Ok(None);
+    }
+    let inspected = match engine.docker().inspect_image(&image.name).await {
+        Ok(inspected) => inspected,
+        Err(crate::engine::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }) => return Ok(None),
+        Err(error) => {
+            return Err(RunError::Engine {
+                image: image.name.clone(),
+                error: EngineError::request(format!("inspecting image {}", image.name), error),
+            });
+        }
+    };
+    let key = inspected
+        .config
+        .as_ref()
+        .and_then(|config| config.labels.as_ref())
+        .and_then(|labels| labels.get(crate::plan::BUILD_KEY_LABEL));
+    Ok(inspected
+        .id
+        .filter(|_| key == Some(&image.build_key))
+        .map(|id| ImageResult {
+            name: image.name.clone(),
+            build_key: image.build_key.clone(),
+            image_id: id,
+            existing: false,
+            reused: true,
+            pushed_digest: None,
+        }))
 }
 
 fn write_record(
