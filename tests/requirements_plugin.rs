@@ -90,6 +90,10 @@ fn requirement_lines(dir: &Path, env: &[(&str, &str)]) -> Result<Vec<(String, St
 /// pins of one name in one call), cached across runs.
 fn six_wheelhouse() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("requirements-plugin-wheelhouse");
+    // Tests run in parallel processes: one prepares the wheelhouse, the others wait for it.
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
     for version in ["1.16.0", "1.17.0"] {
         if dir
             .join(format!("six-{version}-py2.py3-none-any.whl"))
@@ -505,7 +509,7 @@ fn an_ungranted_exec_is_refused_naming_the_program_and_the_grant() {
         .to_string();
     assert!(
         err.contains("running `uv` was refused")
-            && err.contains("grants: {<plugin>: {exec: [uv]}}"),
+            && err.contains("grants: {requirements: {exec: [uv]}}"),
         "{err}"
     );
 }

@@ -159,29 +159,41 @@ async fn start_and_wait(
             action: action("starting"),
             message: engine_message(&error),
         })?;
-    stream_logs(docker, id, &spec.step, on_line)
+    let read_logs = |error: bollard::errors::Error| EngineError::Request {
+        action: action("reading the logs of"),
+        message: engine_message(&error),
+    };
+    let streamed = stream_logs(docker, id, &spec.step, true, [0, 0], on_line)
         .await
-        .map_err(|error| EngineError::Request {
-            action: action("reading the logs of"),
-            message: engine_message(&error),
-        })?;
-    wait(docker, id)
+        .map_err(read_logs)?;
+    let code = wait(docker, id)
         .await
         .map_err(|error| EngineError::Request {
             action: action("waiting for"),
             message: engine_message(&error),
-        })
+        })?;
+    // A container that exits at once can end the followed stream before the engine has
+    // written all of its output (seen with json-file logs under load): read the finished
+    // logs once more and pass on whatever the stream missed.
+    stream_logs(docker, id, &spec.step, false, streamed, on_line)
+        .await
+        .map_err(read_logs)?;
+    Ok(code)
 }
 
-/// Follows the logs until the container's output ends (it has exited).
+/// Reads the logs (following them until the container's output ends when `follow`), skipping
+/// the first `skip` bytes of stdout and stderr already passed on; returns the bytes seen.
 async fn stream_logs(
     docker: &Docker,
     id: &str,
     step: &str,
+    follow: bool,
+    skip: [usize; 2],
     on_line: &mut (dyn FnMut(&LogLine) + Send),
-) -> Result<(), bollard::errors::Error> {
+) -> Result<[usize; 2], bollard::errors::Error> {
+    let mut seen = [0usize; 2];
     let options = LogsOptionsBuilder::default()
-        .follow(true)
+        .follow(follow)
         .stdout(true)
         .stderr(true)
         .build();
@@ -196,14 +208,21 @@ async fn stream_logs(
         })
     };
     while let Some(chunk) = logs.next().await {
-        let (stream, assembler, message) = match chunk? {
+        let (stream, assembler, message, index) = match chunk? {
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                (LogStream::Stdout, &mut stdout, message)
+                (LogStream::Stdout, &mut stdout, message, 0)
             }
-            LogOutput::StdErr { message } => (LogStream::Stderr, &mut stderr, message),
+            LogOutput::StdErr { message } => (LogStream::Stderr, &mut stderr, message, 1),
             LogOutput::StdIn { .. } => continue,
         };
-        for line in assembler.push(&String::from_utf8_lossy(&message)) {
+        let start = seen[index];
+        seen[index] += message.len();
+        let fresh = skip[index].saturating_sub(start).min(message.len());
+        let message = &message[fresh..];
+        if message.is_empty() {
+            continue;
+        }
+        for line in assembler.push(&String::from_utf8_lossy(message)) {
             emit(stream, line);
         }
     }
@@ -215,7 +234,7 @@ async fn stream_logs(
             emit(stream, rest);
         }
     }
-    Ok(())
+    Ok([seen[0].max(skip[0]), seen[1].max(skip[1])])
 }
 
 /// The exit code; bollard reports a non-zero one as an error, which is turned back into a value.
