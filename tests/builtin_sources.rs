@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use dockwright::Dirs;
 use dockwright::plugins::{
-    Contribution, Dirs, ErrorKind, Grants, Group, GuestError, Limits, Origin, Platform, Plugin,
+    Contribution, ErrorKind, Grants, Group, GuestError, Limits, Origin, Platform, Plugin,
     PluginError, Registry, Request,
 };
 use serde_json::{Value, json};
@@ -28,7 +29,7 @@ fn registry() -> &'static Registry {
             deadline: Duration::from_secs(30),
             ..Limits::default()
         };
-        Registry::load(&dirs, limits).expect("the built-in plugins load")
+        Registry::load(&dirs.cache, &dirs.plugins, limits).expect("the built-in plugins load")
     })
 }
 

@@ -150,12 +150,14 @@ async fn builds_labels_tags_and_reuses_by_build_key() {
         ),
     );
     job.tags = vec![tag.clone(), extra_tag.clone()];
-    job.labels.insert("org.example.team".into(), "ml".into());
+    job.options
+        .labels
+        .insert("org.example.team".into(), "ml".into());
     let mut progress = Recorder::default();
     let lock_dir = tempfile::tempdir().unwrap();
 
     let first = engine
-        .build_once(job, &mut progress, lock_dir.path())
+        .reuse_or_build(job, &mut progress, lock_dir.path())
         .await
         .unwrap();
     cleanup.images.push(first.image.id.clone());
@@ -207,7 +209,7 @@ async fn builds_labels_tags_and_reuses_by_build_key() {
     job.tags = vec![third_tag.clone()];
     let mut progress = Recorder::default();
     let second = engine
-        .build_once(job, &mut progress, lock_dir.path())
+        .reuse_or_build(job, &mut progress, lock_dir.path())
         .await
         .unwrap();
     assert!(second.reused);
@@ -227,7 +229,7 @@ async fn concurrent_builds_of_one_key_build_once() {
     let text = dockerfile(&["RUN sleep 2 && date +%s%N > /built-at"]);
     let build = |engine: Engine, key: String, dir: PathBuf, text: String| async move {
         let job = BuildJob::new(&key, context(&[("Dockerfile", &text)], None));
-        engine.build_once(job, &mut NoProgress, &dir).await
+        engine.reuse_or_build(job, &mut NoProgress, &dir).await
     };
     let (a, b) = tokio::join!(
         tokio::spawn(build(

@@ -9,7 +9,7 @@ mod venvs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use dockwright::local_env;
+use dockwright::plugins::sources::local_env;
 use dockwright::plugins::{
     Contribution, ErrorKind, Grants, GuestError, Limits, Origin, Platform, Plugin, PluginError,
     Request, Runtime, builtin,

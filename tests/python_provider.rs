@@ -138,7 +138,7 @@ fn plugin_list_shows_the_installed_python_plugin() {
     ));
     // The build script writes the WIT's own minor version as the range: componentize-py
     // imports every host function of the WIT it was built against.
-    let wit = std::fs::read_to_string(repo_root().join("wit/v1/plugin.wit")).expect("WIT");
+    let wit = std::fs::read_to_string(repo_root().join("wit/v1.1/plugin.wit")).expect("WIT");
     let package = wit
         .lines()
         .find_map(|l| l.strip_prefix("package dockwright:plugin@"))

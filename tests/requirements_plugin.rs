@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dockwright::plugins::{Capability, Dirs, Grants, Limits, Platform, Registry, Request};
+use dockwright::Dirs;
+use dockwright::plugins::{Capability, Grants, Limits, Platform, Registry, Request};
 use dockwright_tests::{dockwright, ensure_base_image, unique};
 use serde_json::{Value, json};
 
@@ -480,8 +481,9 @@ fn an_ungranted_exec_is_refused_naming_the_program_and_the_grant() {
         deadline: Duration::from_secs(30),
         ..Limits::default()
     };
-    let registry = Registry::load(&Dirs::at(&shared_cache(), &home.join("data")), limits)
-        .expect("the built-in plugins load");
+    let dirs = Dirs::at(&shared_cache(), &home.join("data"));
+    let registry =
+        Registry::load(&dirs.cache, &dirs.plugins, limits).expect("the built-in plugins load");
     let plugin = registry.get("requirements").expect("built in");
     for program in ["uv", "poetry", "pdm", "python3"] {
         assert!(

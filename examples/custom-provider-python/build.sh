@@ -3,7 +3,7 @@
 #   <out-dir>/acme-integrations-py.wasm   (default out-dir: <repo>/target/custom-provider-python)
 #
 # 1. a venv of its own under <out-dir> with componentize-py (pinned), installed with pip;
-# 2. componentize-py compiles app.py against wit/v1 (world `plugin`) into a component that
+# 2. componentize-py compiles app.py against wit/v1.1 (world `plugin`) into a component that
 #    bundles CPython;
 # 3. manifest.json, with `api` set from the WIT's package version, is appended as the
 #    `dockwright-manifest` custom section, which the host reads before it compiles anything
@@ -17,7 +17,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out_dir="${1:-$repo/target/custom-provider-python}"
 componentize_py_version="0.25.1"
-wit="$repo/wit/v1"
+wit="$repo/wit/v1.1"
 name="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$here/manifest.json")"
 wasm="$out_dir/$name.wasm"
 
@@ -28,7 +28,7 @@ flock 9
 inputs_hash="$(
     cd "$repo"
     { echo "componentize-py $componentize_py_version"
-      sha256sum examples/custom-provider-python/{build.sh,app.py,manifest.json} wit/v1/*.wit
+      sha256sum examples/custom-provider-python/{build.sh,app.py,manifest.json} wit/v1.1/*.wit
     } | sha256sum | cut -d' ' -f1
 )"
 if [[ -f "$wasm" && "$(cat "$wasm.inputs" 2>/dev/null)" == "$inputs_hash" ]]; then

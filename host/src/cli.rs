@@ -7,15 +7,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::context::HashCache;
 use std::io::IsTerminal;
 
-use crate::engine::{BuildProgress, BuildStep, Engine, LogLine, PlainProgress, RegistryAuth};
-use crate::plan::{ImageKind, ImagePlan, Plan};
-use crate::plugins::{self, Dirs, Group, Limits, Origin, Platform, Plugin, Registry};
-use crate::records::Records;
-use crate::run::{self, BuildOptions, ImageResult, RunOptions};
-use crate::workflow::{self, Gathered};
+use crate::Dirs;
+use crate::commands::{self, Gathered, Host, Offered, PipelineArgs, Planned, RunArgs};
+use crate::engine::{BuildProgress, BuildStep, LogLine, PlainProgress};
+use crate::images::ImageResult;
+use crate::plan::{ImagePlan, Plan};
+use crate::plugins::distribution::lock::LockOutcome;
+use crate::plugins::{self, Limits, Origin, Plugin};
+use crate::run::RunError;
 
 mod plugin_commands;
 
@@ -187,8 +188,8 @@ pub fn main() -> ExitCode {
 /// A failed step's own exit status becomes Dockwright's (as with `docker run`), so a script
 /// can tell a step's failure from Dockwright's own; every other error is 1.
 fn exit_code_for(error: &anyhow::Error) -> ExitCode {
-    match error.downcast_ref::<run::RunError>() {
-        Some(run::RunError::StepFailed { code, .. }) => u8::try_from(*code)
+    match error.downcast_ref::<commands::Error>() {
+        Some(commands::Error::Run(RunError::StepFailed { code, .. })) => u8::try_from(*code)
             .ok()
             .filter(|code| *code != 0)
             .map_or(ExitCode::FAILURE, ExitCode::from),
@@ -197,8 +198,10 @@ fn exit_code_for(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let dirs = Dirs::from_env();
-    let limits = cli.sandbox.limits();
+    let host = Host {
+        dirs: Dirs::from_env(),
+        limits: cli.sandbox.limits(),
+    };
     match cli.command {
         Command::Plan {
             file,
@@ -207,16 +210,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             lock,
         } => {
-            let registry = Registry::load(&dirs, limits)?;
-            let gathered = workflow::gather(&file.path, &registry)?;
-            check_lock(&gathered, &registry, &lock)?;
-            let plan = plan_with_cache(&dirs, &gathered, strict)?;
+            let planned = plan(&host, file, strict, lock)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
+                println!("{}", serde_json::to_string_pretty(&planned.plan)?);
             } else {
-                let records = explain.then(|| Records::new(crate::records::dir_for(&dirs.builds)));
-                print_plan(&plan, records.as_ref());
+                let why = explain.then(|| commands::explain(&host, &planned.plan));
+                print_plan(&planned.plan, why.as_deref());
             }
+            print_warnings(&planned);
         }
         Command::Build {
             file,
@@ -225,13 +226,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             lock,
         } => {
-            let registry = Registry::load(&dirs, limits)?;
-            let gathered = workflow::gather(&file.path, &registry)?;
-            check_lock(&gathered, &registry, &lock)?;
-            let plan = plan_with_cache(&dirs, &gathered, strict)?;
-            print_warnings(&plan);
-            let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
-            let results = block_on(build(&dirs, &plan, push, json))?;
+            let planned = plan(&host, file, strict, lock)?;
+            print_warnings(&planned);
+            let mut progress = progress_for(json);
+            let results = block_on(commands::build(&host, &planned, push, &mut progress))?;
+            print_results(&results);
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             }
@@ -244,16 +243,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             lock,
         } => {
-            let registry = Registry::load(&dirs, limits)?;
-            let gathered = workflow::gather(&file.path, &registry)?;
-            check_lock(&gathered, &registry, &lock)?;
-            let plan = plan_with_cache(&dirs, &gathered, strict)?;
-            print_warnings(&plan);
-            let push = push || crate::plan::container_registry(&gathered.pipeline).is_some();
-            block_on(async {
-                build(&dirs, &plan, push, false).await?;
-                run_steps(&gathered.pipeline, &plan, jobs, keep).await
-            })?;
+            let planned = plan(&host, file, strict, lock)?;
+            print_warnings(&planned);
+            let mut progress = progress_for(false);
+            let args = RunArgs { jobs, keep, push };
+            let print = |line: &LogLine| println!("{line}");
+            let results = block_on(commands::run(&host, &planned, &args, &mut progress, print))?;
+            print_results(&results);
+            let pipeline = &planned.gathered.pipeline;
+            eprintln!(
+                "all {} step(s) of {} succeeded",
+                pipeline.steps.len(),
+                pipeline.name
+            );
         }
         Command::BaseImage { tag } => {
             if !crate::base_image::is_bootstrappable(&tag) {
@@ -265,23 +267,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::base_image::ensure(&tag).map_err(anyhow::Error::msg)?;
         }
         Command::Requirements { file, json } => {
-            let registry = Registry::load(&dirs, limits)?;
-            let gathered = workflow::gather(&file.path, &registry)?;
+            let gathered = commands::requirements(&host, &file.path)?;
             print_requirements(&gathered, json)?;
         }
         Command::Integrations(IntegrationsCommand::List { json }) => {
-            let registry = Registry::load(&dirs, limits)?;
-            print_integrations(&registry, json)?;
+            print_integrations(&commands::integrations(&host)?, json)?;
         }
         Command::Plugin(PluginCommand::Manage(command)) => {
-            plugin_commands::run(command, &dirs, limits)?;
+            plugin_commands::run(command, &host.dirs, host.limits)?;
         }
         Command::Plugin(PluginCommand::List { json }) => {
-            let registry = Registry::load(&dirs, limits)?;
-            print_list(&registry.plugins, json);
+            print_list(&host.registry()?.plugins, json);
         }
         Command::Plugin(PluginCommand::Inspect { plugin, json }) => {
-            let registry = Registry::load(&dirs, limits)?;
+            let registry = host.registry()?;
             let path = PathBuf::from(&plugin);
             let from_file;
             let found = if plugin.ends_with(".wasm") || path.is_file() {
@@ -303,17 +302,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks (and writes) `dockwright.lock`, saying on stderr what changed in it.
-fn check_lock(gathered: &Gathered, registry: &Registry, lock: &LockArg) -> anyhow::Result<()> {
-    if let crate::plugins::lock::LockOutcome::Written { path, changes } =
-        workflow::check_lock(gathered, registry, lock.update_lock)?
-    {
+/// Plans the pipeline, saying on stderr what changed in `dockwright.lock`.
+fn plan(host: &Host, file: FileArg, strict: bool, lock: LockArg) -> anyhow::Result<Planned> {
+    let args = PipelineArgs {
+        file: file.path,
+        strict,
+        update_lock: lock.update_lock,
+    };
+    let planned = commands::plan(host, &args)?;
+    if let LockOutcome::Written { path, changes } = &planned.lock {
         eprintln!("wrote {}", path.display());
         for change in changes {
             eprintln!("{change}");
         }
     }
-    Ok(())
+    Ok(planned)
 }
 
 fn origin(p: &Plugin) -> String {
@@ -397,59 +400,35 @@ fn print_inspect(p: &Plugin, json: bool) {
     }
 }
 
-fn group_name(group: Group) -> String {
-    serde_json::to_value(group)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+fn block_on<T>(
+    future: impl std::future::Future<Output = Result<T, commands::Error>>,
+) -> anyhow::Result<T> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)?)
 }
 
-/// Plans with the on-disk hash cache, so an unchanged context is not read again.
-fn plan_with_cache(dirs: &Dirs, gathered: &Gathered, strict: bool) -> anyhow::Result<Plan> {
-    let mut cache =
-        HashCache::load(&dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
-    let plan = workflow::plan(gathered, &mut cache, strict)?;
-    // Only a cache: failing to save it costs speed next time, not correctness.
-    let _ = cache.save();
-    Ok(plan)
-}
-
-fn print_warnings(plan: &Plan) {
-    for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+fn print_warnings(planned: &Planned) {
+    for warning in planned.warnings() {
+        eprintln!("{warning}");
     }
 }
 
-fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(future)
-}
-
-async fn build(
-    dirs: &Dirs,
-    plan: &Plan,
-    push: bool,
-    json: bool,
-) -> anyhow::Result<Vec<ImageResult>> {
-    let engine = Engine::connect().await?;
-    let options = BuildOptions {
-        push,
-        auth: RegistryAuth::FromDockerConfig,
-        lock_dir: dirs.builds.join("locks"),
-        records: Records::new(crate::records::dir_for(&dirs.builds)),
-    };
+/// A progress bar per image on a terminal, plain lines otherwise (and with `--json`).
+fn progress_for(json: bool) -> impl FnMut(&ImagePlan) -> Box<dyn BuildProgress> {
     let fancy = !json && std::io::stderr().is_terminal();
-    let mut progress = |image: &ImagePlan| -> Box<dyn BuildProgress> {
+    move |image: &ImagePlan| -> Box<dyn BuildProgress> {
         if fancy {
             Box::new(BarProgress::new(&image.name))
         } else {
             Box::new(PlainProgress(std::io::stderr()))
         }
-    };
-    let results = run::build_images(&engine, plan, &options, &mut progress).await?;
-    for r in &results {
+    }
+}
+
+fn print_results(results: &[ImageResult]) {
+    for r in results {
         let what = if r.existing {
             "used as is"
         } else if r.reused {
@@ -464,29 +443,6 @@ async fn build(
             .unwrap_or_default();
         eprintln!("{}: {what}{pushed}", r.name);
     }
-    Ok(results)
-}
-
-async fn run_steps(
-    pipeline: &crate::settings::Pipeline,
-    plan: &Plan,
-    jobs: usize,
-    keep: bool,
-) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
-    let volume = format!(
-        "dockwright-{}-artifacts",
-        crate::plan::sanitize_tag(&pipeline.name).unwrap_or_default()
-    );
-    let options = RunOptions { jobs, keep, volume };
-    let print = |line: &LogLine| println!("{line}");
-    run::run_steps(&engine, pipeline, plan, &options, print).await?;
-    eprintln!(
-        "all {} step(s) of {} succeeded",
-        pipeline.steps.len(),
-        pipeline.name
-    );
-    Ok(())
 }
 
 /// A progress bar per image: the current instruction and the elapsed time.
@@ -522,9 +478,9 @@ impl Drop for BarProgress {
     }
 }
 
-fn print_plan(plan: &Plan, records: Option<&Records>) {
+fn print_plan(plan: &Plan, why: Option<&[Vec<String>]>) {
     println!("pipeline {}", plan.pipeline);
-    for image in &plan.images {
+    for (index, image) in plan.images.iter().enumerate() {
         let kind = serde_json::to_value(image.kind).expect("json");
         println!("\n{} ({})", image.name, kind.as_str().unwrap_or_default());
         if let Some(parent) = &image.parent {
@@ -536,7 +492,7 @@ fn print_plan(plan: &Plan, records: Option<&Records>) {
         for r in &image.requirements {
             println!(
                 "  {:<13} {} line(s) -> {}",
-                format!("{}:", group_name(r.group)),
+                format!("{}:", r.group.name()),
                 r.lines.len(),
                 r.file
             );
@@ -544,26 +500,25 @@ fn print_plan(plan: &Plan, records: Option<&Records>) {
         if !image.apt_packages.is_empty() {
             println!("  apt:          {}", image.apt_packages.join(" "));
         }
-        println!("  build key:    {}", image.build_key);
-        if let Some(records) = records {
-            if image.kind == ImageKind::Parent {
-                println!("  why:          used as is: nothing to add to it");
-                continue;
-            }
-            for (i, line) in crate::records::explain(image, records.last(&image.name).as_ref())
-                .iter()
-                .enumerate()
-            {
-                println!("  {:<13} {line}", if i == 0 { "why:" } else { "" });
-            }
+        for note in &image.notes {
+            println!("  note:         {note}");
         }
-    }
-    for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        println!("  build key:    {}", image.build_key);
+        for (i, line) in why
+            .map(|why| why[index].as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            println!("  {:<13} {line}", if i == 0 { "why:" } else { "" });
+        }
     }
 }
 
 fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
+    for log in &gathered.logs {
+        eprintln!("{log}");
+    }
     if json {
         let groups: Vec<_> = gathered
             .groups
@@ -578,7 +533,7 @@ fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
             println!("# settings {} (steps: {})", i + 1, g.steps.join(", "));
         }
         for group in &g.requirements.groups {
-            println!("[{}] {}", group_name(group.group), group.file);
+            println!("[{}] {}", group.group.name(), group.file);
             let width = group.lines.iter().map(|l| l.text.len()).max().unwrap_or(0);
             for line in &group.lines {
                 println!(
@@ -590,6 +545,9 @@ fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
         if !g.requirements.apt_packages.is_empty() {
             println!("[apt] {}", g.requirements.apt_packages.join(" "));
         }
+        for note in &g.requirements.notes {
+            println!("[note] {note}");
+        }
         for conflict in &g.requirements.conflicts {
             eprintln!("warning: requirements conflict: {conflict}");
         }
@@ -597,33 +555,25 @@ fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_integrations(registry: &Registry, json: bool) -> anyhow::Result<()> {
-    let platform = Platform::default();
-    let mut rows = Vec::new();
-    for plugin in registry
-        .plugins
-        .iter()
-        .filter(|p| p.manifest.group == Group::Integrations)
-    {
-        for integration in registry.runtime.catalogue(plugin, &platform)?.value {
-            rows.push((plugin.label(), integration));
-        }
-    }
+fn print_integrations(offered: &[Offered], json: bool) -> anyhow::Result<()> {
     if json {
-        let list: Vec<_> = rows
+        let list: Vec<_> = offered
             .iter()
-            .map(|(provider, i)| json!({"name": i.name, "provider": provider, "requirements": i.requirements, "apt_packages": i.apt_packages, "description": i.description}))
+            .map(|o| {
+                let i = &o.integration;
+                json!({"name": i.name, "provider": o.provider, "requirements": i.requirements, "apt_packages": i.apt_packages, "description": i.description})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     println!("{:<24} {:<28} REQUIREMENTS", "INTEGRATION", "PROVIDER");
-    for (provider, i) in &rows {
+    for o in offered {
         println!(
             "{:<24} {:<28} {}",
-            i.name,
-            provider,
-            i.requirements.join(", ")
+            o.integration.name,
+            o.provider,
+            o.integration.requirements.join(", ")
         );
     }
     Ok(())

@@ -5,18 +5,21 @@
 //! settings → plugins → requirements → plan → engine → run
 //! ```
 //!
-//! The `dockwright` binary is a thin CLI ([`cli`]) over these modules.
+//! The pure steps live in [`dockwright_plan`] (settings, requirements, plan), the plugins in
+//! [`dockwright_plugin_host`], Docker in [`dockwright_engine`]. This crate joins them:
+//! [`commands`] has one entry point per CLI command, returning data; [`images`] builds a
+//! plan's images; [`run`] runs the steps; the binary is a thin CLI ([`cli`]) that parses and
+//! prints.
 
 pub mod base_image;
 pub mod cli;
-pub mod context;
-pub mod dockerfile;
-pub mod engine;
-pub mod local_env;
-pub mod plan;
-pub mod plugins;
+pub mod commands;
+pub mod images;
+pub mod layout;
 pub mod records;
-pub mod requirements;
 pub mod run;
-pub mod settings;
-pub mod workflow;
+
+pub use dockwright_engine as engine;
+pub use dockwright_plan::{context, contribution, dockerfile, plan, requirements, settings};
+pub use dockwright_plugin_host as plugins;
+pub use layout::Dirs;

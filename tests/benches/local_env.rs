@@ -9,7 +9,7 @@ mod venvs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dockwright::local_env;
+use dockwright::plugins::sources::local_env;
 use dockwright::plugins::{Grants, Limits, Origin, Platform, Request, Runtime, builtin};
 use serde_json::json;
 

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::Dirs;
 use crate::engine::RegistryAuth;
-use crate::plugins::oci::{self, PluginReference};
-use crate::plugins::{self, Dirs, Limits, Runtime, scaffold, store};
+use crate::plugins::distribution::oci::{self, PluginReference};
+use crate::plugins::distribution::{scaffold, store};
+use crate::plugins::{self, Limits, Runtime};
 
 #[derive(Subcommand)]
 pub enum Manage {

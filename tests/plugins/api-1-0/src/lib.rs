@@ -1,10 +1,10 @@
-//! A test fixture frozen at plugin API 1.0.0: its bindings come from `wit/plugin.wit`, a copy
-//! of `dockwright:plugin@1.0.0` as released, and its manifest is written by hand (`^1.0`), so
-//! newer SDKs cannot move it. It shows that a host of a later 1.x still loads and runs a
-//! plugin built for 1.0. Never edit the WIT copy: it is the point of the fixture.
+//! A test fixture frozen at plugin API 1.0.0: its bindings come from `wit/v1.0`, the text of
+//! `dockwright:plugin@1.0.0` as released (frozen, like every released minor), and its manifest
+//! is written by hand (`^1.0`), so newer SDKs cannot move it. It shows that a host of a later
+//! 1.x still loads and runs a plugin built for 1.0.
 #![cfg(target_arch = "wasm32")]
 
-wit_bindgen::generate!({ path: "wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v1.0", world: "plugin" });
 
 use dockwright::plugin::host;
 use dockwright::plugin::types::{

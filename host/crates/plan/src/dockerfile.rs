@@ -1,0 +1,812 @@
+//! The generated Dockerfile (DESIGN.md §5): pure text from a [`DockerfileInput`], no I/O.
+//!
+//! Order, least volatile first: `FROM` → `WORKDIR /app` → `ARG`s → `ENV` (environment,
+//! which installs may read, e.g. a private index) → one apt line → installer bootstrap →
+//! per requirements file `COPY` (after the constraints files it names) + install →
+//! `COPY . .` → local project install → `chown`/`USER` → runtime `ENV`. The local project
+//! install comes *after* the source files are copied (DESIGN.md lists it before): a command
+//! such as `pip install -e .` needs the project in the image, which is why ZenML orders it
+//! this way too.
+//!
+//! Decisions:
+//! - **Installs work on three kinds of parent.** pip runs as `python3 -m pip` (Debian has
+//!   no `python`), prefixed with `PIP_BREAK_SYSTEM_PACKAGES=1` so a distribution Python
+//!   marked externally managed (PEP 668) accepts the install; the variable is set on the
+//!   `RUN` line only, so it does not leak into the running image, and pips too old to know
+//!   it ignore it (a `--break-system-packages` flag would make them fail). uv is pointed
+//!   at the interpreter explicitly, `--python "$(command -v python3 || command -v python)"`,
+//!   which is the active virtualenv's when `VIRTUAL_ENV`/`PATH` point into one and the
+//!   system's otherwise (where a bare `uv pip install` would refuse: "no virtual
+//!   environment found"), with `--break-system-packages` for the PEP 668 case (harmless
+//!   in a venv). Creating a venv in the image instead was rejected: Debian ships
+//!   `python3-venv` separately, and step commands would run a different Python than the
+//!   parent's.
+//! - **uv is bootstrapped only when missing**: `command -v uv || python3 -m pip install uv`.
+//! - **Installer args** are ZenML's: defaults (`pip`: `--no-cache-dir
+//!   --default-timeout=60`; `uv`: `--no-cache-dir`) overlaid by
+//!   `python_package_installer_args`; `null`/`true` give `--key`, a value `--key=value`
+//!   (shell-quoted when needed), a list one `--key=v` per item, `false` removes the option.
+//!   A cache mount (`RUN --mount=…`, the only BuildKit feature used) drops `no-cache-dir`.
+//! - **ENV values survive exactly**: written in double quotes with `\\`, `\"` and `\$`
+//!   escaped (the only escapes Docker's word lexer knows inside double quotes; `$` would
+//!   otherwise expand). A Dockerfile line cannot hold a newline, so `\n` and `\r` are
+//!   written as `${DOCKWRIGHT_NEWLINE}` / `${DOCKWRIGHT_CR}`, build arguments declared
+//!   with `ARG` whose values [`Dockerfile::build_args`] carries and the engine must pass.
+//! - Everything else put into a line is validated (image reference, user, apt package
+//!   names, file names) or shell-quoted, so no value can end an instruction early or add
+//!   one: apt packages and installer args can come from third-party plugins.
+//! - apt packages are de-duplicated (first occurrence kept), installed with
+//!   `--no-install-recommends`, and the apt lists removed in the same layer.
+//! - No `# syntax=` line (it would make the engine pull a frontend image), no
+//!   `ENTRYPOINT`: steps give their command when they run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::contribution::Group;
+use crate::docker_syntax::{
+    check_apt_package, check_context_path, check_env_key, check_env_value, check_image_reference,
+    check_installer_option, check_single_line, check_user, shell_quote,
+};
+use crate::settings::{DockerSettings, InstallerArg, InstallerArgs, PythonPackageInstaller};
+
+/// The requirements files of the three groups (DESIGN.md §4), as paths in the build
+/// context and in `/app`.
+pub const REQUIREMENT_FILES: [&str; 3] = [
+    Group::Local.file(),
+    Group::Requirements.file(),
+    Group::Integrations.file(),
+];
+
+/// Build argument carrying a newline into `ENV` values.
+pub const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
+/// Build argument carrying a carriage return into `ENV` values.
+pub const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
+
+/// Everything the generated Dockerfile depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerfileInput {
+    /// The `FROM` image.
+    pub parent: String,
+    /// Names of build arguments to declare (`ARG`), from the build options.
+    pub build_args: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    /// From the settings and every plugin; de-duplicated here.
+    pub apt_packages: Vec<String>,
+    pub installer: PythonPackageInstaller,
+    /// The user's args; the installer's defaults are added when rendering.
+    pub installer_args: InstallerArgs,
+    pub cache_mount: Option<String>,
+    /// Requirements files in the context, in install order (see [`REQUIREMENT_FILES`]).
+    pub requirement_files: Vec<String>,
+    /// The constraints files a requirements file names with `-c` (context paths), copied
+    /// into the image just before it so that the installer finds them.
+    pub constraint_files: BTreeMap<String, Vec<String>>,
+    pub local_project_install_command: Option<String>,
+    /// Whether the build context's files are copied into `/app`.
+    pub include_files: bool,
+    pub user: Option<String>,
+    pub runtime_environment: BTreeMap<String, String>,
+}
+
+impl DockerfileInput {
+    /// The input for `settings` on `parent`, with the requirements files and the merged
+    /// apt packages the planner gathered.
+    pub fn from_settings(
+        parent: impl Into<String>,
+        settings: &DockerSettings,
+        requirement_files: Vec<String>,
+        apt_packages: Vec<String>,
+    ) -> Self {
+        let build_args = settings
+            .main_build_config()
+            .build_options
+            .and_then(|options| options.build_args)
+            .map(|args| args.into_keys().collect())
+            .unwrap_or_default();
+        DockerfileInput {
+            parent: parent.into(),
+            build_args,
+            environment: settings.environment.clone(),
+            apt_packages,
+            installer: settings.python_package_installer,
+            installer_args: settings.python_package_installer_args.clone(),
+            cache_mount: settings.python_package_installer_cache_mount.clone(),
+            requirement_files,
+            constraint_files: BTreeMap::new(),
+            local_project_install_command: settings.local_project_install_command.clone(),
+            include_files: settings.includes_files(),
+            user: settings.user.clone(),
+            runtime_environment: settings.runtime_environment.clone(),
+        }
+    }
+}
+
+/// A rendered Dockerfile and the build arguments it needs (pass them to every build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dockerfile {
+    pub text: String,
+    pub build_args: BTreeMap<String, String>,
+}
+
+/// A value that cannot be written into a Dockerfile safely.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot write {what} `{value}` into the Dockerfile: {reason}")]
+pub struct DockerfileError {
+    pub what: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> DockerfileError {
+    DockerfileError {
+        what,
+        value: value.escape_debug().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Renders the Dockerfile.
+pub fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
+    check(input)?;
+    let mut lines = vec![format!("FROM {}", input.parent), "WORKDIR /app".to_owned()];
+    let mut build_args = BTreeMap::new();
+    let all_env = input
+        .environment
+        .values()
+        .chain(input.runtime_environment.values());
+    for value in all_env {
+        if value.contains('\n') {
+            build_args.insert(NEWLINE_ARG.to_owned(), "\n".to_owned());
+        }
+        if value.contains('\r') {
+            build_args.insert(CARRIAGE_RETURN_ARG.to_owned(), "\r".to_owned());
+        }
+    }
+    lines.extend(input.build_args.iter().map(|name| format!("ARG {name}")));
+    lines.extend(build_args.keys().map(|name| format!("ARG {name}")));
+    lines.extend(env_lines(&input.environment));
+    lines.extend(apt_line(&input.apt_packages));
+    lines.extend(install_lines(input));
+    if input.include_files {
+        lines.push("COPY . .".to_owned());
+    }
+    if let Some(command) = &input.local_project_install_command {
+        lines.push(format!("{} {command}", run_directive(input)));
+    }
+    if let Some(user) = &input.user {
+        lines.push(format!("RUN chown -R {user} ."));
+        lines.push(format!("USER {user}"));
+    }
+    lines.extend(env_lines(&input.runtime_environment));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    Ok(Dockerfile { text, build_args })
+}
+
+fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
+    check_image_reference(&input.parent).map_err(|r| invalid("parent image", &input.parent, r))?;
+    for name in &input.build_args {
+        check_env_key(name).map_err(|r| invalid("build argument", name, r))?;
+    }
+    for (key, value) in input.environment.iter().chain(&input.runtime_environment) {
+        check_env_key(key).map_err(|r| invalid("environment variable", key, r))?;
+        check_env_value(value).map_err(|r| invalid("environment value", value, r))?;
+    }
+    for package in &input.apt_packages {
+        check_apt_package(package).map_err(|r| invalid("apt package", package, r))?;
+    }
+    for (key, value) in &input.installer_args.0 {
+        check_installer_option(key).map_err(|r| invalid("installer option", key, r))?;
+        let values: &[String] = match value {
+            InstallerArg::Value(v) => std::slice::from_ref(v),
+            InstallerArg::Values(vs) => vs,
+            InstallerArg::Flag | InstallerArg::Off => &[],
+        };
+        for v in values {
+            check_single_line(v).map_err(|r| invalid("installer option value", v, r))?;
+        }
+    }
+    if let Some(mount) = &input.cache_mount
+        && (mount.is_empty() || mount.chars().any(char::is_whitespace))
+    {
+        return Err(invalid(
+            "cache mount",
+            mount,
+            "must be one word, e.g. type=cache,target=/root/.cache/uv",
+        ));
+    }
+    for file in &input.requirement_files {
+        check_context_path(file).map_err(|r| invalid("requirements file", file, r))?;
+    }
+    for file in input.constraint_files.values().flatten() {
+        check_context_path(file).map_err(|r| invalid("constraints file", file, r))?;
+    }
+    if let Some(command) = &input.local_project_install_command {
+        check_single_line(command)
+            .map_err(|r| invalid("local project install command", command, r))?;
+    }
+    if let Some(user) = &input.user {
+        check_user(user).map_err(|r| invalid("user", user, r))?;
+    }
+    Ok(())
+}
+
+fn env_lines(environment: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '_ {
+    environment
+        .iter()
+        .map(|(key, value)| format!("ENV {key}={}", quote_env_value(value)))
+}
+
+/// Double-quotes a value for Docker's `ENV` (see the module doc).
+pub fn quote_env_value(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '\n' => quoted.push_str(&format!("${{{NEWLINE_ARG}}}")),
+            '\r' => quoted.push_str(&format!("${{{CARRIAGE_RETURN_ARG}}}")),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+fn apt_line(packages: &[String]) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let unique: Vec<String> = packages
+        .iter()
+        .filter(|p| seen.insert(p.as_str()))
+        .map(|p| shell_quote(p))
+        .collect();
+    if unique.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && rm -rf /var/lib/apt/lists/*",
+        unique.join(" ")
+    ))
+}
+
+const PIP: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
+const UV: &str = "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
+
+fn install_lines(input: &DockerfileInput) -> Vec<String> {
+    let mut lines = Vec::new();
+    let installs_anything =
+        !input.requirement_files.is_empty() || input.local_project_install_command.is_some();
+    if input.installer == PythonPackageInstaller::Uv && installs_anything {
+        lines.push(format!(
+            "RUN command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv"
+        ));
+    }
+    let command = match input.installer {
+        PythonPackageInstaller::Pip => PIP,
+        PythonPackageInstaller::Uv => UV,
+    };
+    let args = installer_args(input);
+    let run = run_directive(input);
+    let mut copied = BTreeSet::new();
+    for file in &input.requirement_files {
+        for constraints in input.constraint_files.get(file).into_iter().flatten() {
+            if copied.insert(constraints) {
+                lines.push(format!("COPY {constraints} {constraints}"));
+            }
+        }
+        lines.push(format!("COPY {file} {file}"));
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" {args}")
+        };
+        lines.push(format!("{run} {command}{args} -r {file}"));
+    }
+    lines
+}
+
+fn run_directive(input: &DockerfileInput) -> String {
+    match &input.cache_mount {
+        Some(mount) => format!("RUN --mount={mount}"),
+        None => "RUN".to_owned(),
+    }
+}
+
+/// The installer's defaults overlaid by the user's args, as command-line words.
+pub fn installer_args(input: &DockerfileInput) -> String {
+    let defaults = match input.installer {
+        PythonPackageInstaller::Pip => InstallerArgs(vec![
+            ("no-cache-dir".into(), InstallerArg::Flag),
+            ("default-timeout".into(), InstallerArg::Value("60".into())),
+        ]),
+        PythonPackageInstaller::Uv => {
+            InstallerArgs(vec![("no-cache-dir".into(), InstallerArg::Flag)])
+        }
+    };
+    let mut args = defaults.overlay(&input.installer_args);
+    if input.cache_mount.is_some() {
+        args.0.retain(|(key, _)| key != "no-cache-dir");
+    }
+    let mut words = Vec::new();
+    for (key, value) in &args.0 {
+        match value {
+            InstallerArg::Flag => words.push(format!("--{key}")),
+            InstallerArg::Off => {}
+            InstallerArg::Value(v) => words.push(format!("--{key}={}", shell_quote(v))),
+            InstallerArg::Values(vs) => {
+                words.extend(vs.iter().map(|v| format!("--{key}={}", shell_quote(v))))
+            }
+        }
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(parent: &str) -> DockerfileInput {
+        DockerfileInput {
+            parent: parent.to_owned(),
+            build_args: Vec::new(),
+            environment: BTreeMap::new(),
+            apt_packages: Vec::new(),
+            installer: PythonPackageInstaller::Pip,
+            installer_args: InstallerArgs::default(),
+            cache_mount: None,
+            requirement_files: Vec::new(),
+            constraint_files: BTreeMap::new(),
+            local_project_install_command: None,
+            include_files: false,
+            user: None,
+            runtime_environment: BTreeMap::new(),
+        }
+    }
+
+    fn text(input: &DockerfileInput) -> String {
+        render(input).unwrap().text
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn args(pairs: &[(&str, InstallerArg)]) -> InstallerArgs {
+        InstallerArgs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    const PIP_LINE: &str =
+        "RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
+
+    #[test]
+    fn nothing_to_add_is_from_and_workdir() {
+        assert_eq!(
+            text(&input("python:3.11-slim")),
+            "FROM python:3.11-slim\nWORKDIR /app\n"
+        );
+    }
+
+    #[test]
+    fn everything_in_the_documented_order() {
+        let mut i = input("python:3.11-slim");
+        i.build_args = vec!["HTTP_PROXY".into()];
+        i.environment = map(&[("PIP_INDEX_URL", "http://index/simple")]);
+        i.apt_packages = vec!["git".into(), "libgomp1".into(), "git".into()];
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        i.local_project_install_command = Some("python3 -m pip install --no-deps -e .".into());
+        i.include_files = true;
+        i.user = Some("app".into());
+        i.runtime_environment = map(&[("MODE", "prod")]);
+        let expected = [
+            "FROM python:3.11-slim",
+            "WORKDIR /app",
+            "ARG HTTP_PROXY",
+            "ENV PIP_INDEX_URL=\"http://index/simple\"",
+            "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/*",
+            "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/1-local.txt"),
+            "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/2-requirements.txt"),
+            "COPY .dockwright/requirements/3-integrations.txt .dockwright/requirements/3-integrations.txt",
+            &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/3-integrations.txt"),
+            "COPY . .",
+            "RUN python3 -m pip install --no-deps -e .",
+            "RUN chown -R app .",
+            "USER app",
+            "ENV MODE=\"prod\"",
+        ]
+        .join("\n")
+            + "\n";
+        let rendered = render(&i).unwrap();
+        assert_eq!(rendered.text, expected);
+        assert!(rendered.build_args.is_empty());
+        assert!(!rendered.text.contains("# syntax"));
+        assert!(
+            !rendered.text.contains("--mount"),
+            "no BuildKit unless asked"
+        );
+    }
+
+    #[test]
+    fn constraints_files_are_copied_once_just_before_the_first_file_naming_them() {
+        let mut i = input("p");
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        let pins = ".dockwright/requirements/constraints/1-pins.txt".to_string();
+        let more = ".dockwright/requirements/constraints/2-more.txt".to_string();
+        i.constraint_files = BTreeMap::from([
+            (
+                REQUIREMENT_FILES[1].to_string(),
+                vec![pins.clone(), more.clone()],
+            ),
+            (REQUIREMENT_FILES[2].to_string(), vec![pins.clone()]),
+        ]);
+        let t = text(&i);
+        let copies: Vec<&str> = t.lines().filter(|l| l.starts_with("COPY")).collect();
+        assert_eq!(
+            copies,
+            [
+                "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
+                "COPY .dockwright/requirements/constraints/1-pins.txt .dockwright/requirements/constraints/1-pins.txt",
+                "COPY .dockwright/requirements/constraints/2-more.txt .dockwright/requirements/constraints/2-more.txt",
+                "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
+                "COPY .dockwright/requirements/3-integrations.txt .dockwright/requirements/3-integrations.txt",
+            ]
+        );
+        i.constraint_files
+            .insert(REQUIREMENT_FILES[0].to_string(), vec!["../x.txt".into()]);
+        assert_eq!(render(&i).unwrap_err().what, "constraints file");
+    }
+
+    #[test]
+    fn uv_is_bootstrapped_when_missing_and_targets_the_active_python() {
+        let mut i = input("python:3.11");
+        i.installer = PythonPackageInstaller::Uv;
+        i.requirement_files = vec![REQUIREMENT_FILES[1].into()];
+        let t = text(&i);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[2],
+            "RUN command -v uv >/dev/null 2>&1 || PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --no-cache-dir uv"
+        );
+        assert_eq!(
+            lines[4],
+            "RUN uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages --no-cache-dir -r .dockwright/requirements/2-requirements.txt"
+        );
+        // Nothing to install: no bootstrap.
+        i.requirement_files.clear();
+        assert!(!text(&i).contains("uv"));
+        // A local project install alone still gets uv.
+        i.local_project_install_command = Some("uv pip install --system -e .".into());
+        i.include_files = true;
+        assert!(text(&i).contains("command -v uv"));
+    }
+
+    #[test]
+    fn installer_args_follow_zenml() {
+        // ZenML's test_python_package_installer_args.
+        let mut i = input("p");
+        i.requirement_files = vec!["requirements.txt".into()];
+        i.installer_args = args(&[
+            ("default-timeout", InstallerArg::Value("99".into())),
+            ("other-arg", InstallerArg::Value("value".into())),
+            ("option", InstallerArg::Flag),
+        ]);
+        assert!(text(&i).contains(&format!(
+            "{PIP_LINE} --no-cache-dir --default-timeout=99 --other-arg=value --option -r requirements.txt"
+        )));
+        i.installer = PythonPackageInstaller::Uv;
+        assert_eq!(
+            installer_args(&i),
+            "--no-cache-dir --default-timeout=99 --other-arg=value --option"
+        );
+    }
+
+    #[test]
+    fn false_removes_an_option_lists_repeat_and_odd_values_are_quoted() {
+        let mut i = input("p");
+        i.installer_args = args(&[
+            ("no-cache-dir", InstallerArg::Off),
+            (
+                "extra-index-url",
+                InstallerArg::Values(vec!["http://a/simple".into(), "http://b/simple".into()]),
+            ),
+            (
+                "constraint",
+                InstallerArg::Value("my constraints.txt".into()),
+            ),
+            ("note", InstallerArg::Value("it's $HOME".into())),
+        ]);
+        assert_eq!(
+            installer_args(&i),
+            "--default-timeout=60 --extra-index-url=http://a/simple --extra-index-url=http://b/simple --constraint='my constraints.txt' --note='it'\\''s $HOME'"
+        );
+    }
+
+    #[test]
+    fn a_cache_mount_drops_no_cache_dir_and_covers_the_local_install() {
+        let mut i = input("p");
+        i.installer = PythonPackageInstaller::Uv;
+        i.cache_mount = Some("type=cache,target=/root/.cache/uv".into());
+        i.requirement_files = vec![REQUIREMENT_FILES[1].into()];
+        i.include_files = true;
+        i.local_project_install_command = Some("uv pip install --system --no-deps -e .".into());
+        let t = text(&i);
+        assert!(t.contains("RUN --mount=type=cache,target=/root/.cache/uv uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages -r .dockwright/requirements/2-requirements.txt"), "{t}");
+        assert!(t.contains("\nRUN --mount=type=cache,target=/root/.cache/uv uv pip install --system --no-deps -e .\n"), "{t}");
+        assert!(!t.contains("--no-cache-dir -r"), "{t}");
+        assert!(
+            t.contains("RUN command -v uv"),
+            "the bootstrap needs no mount: {t}"
+        );
+        i.installer = PythonPackageInstaller::Pip;
+        i.cache_mount = Some("type=cache,target=/root/.cache/pip".into());
+        assert!(text(&i).contains(&format!(
+            "RUN --mount=type=cache,target=/root/.cache/pip {} --default-timeout=60 -r",
+            PIP_LINE.trim_start_matches("RUN ")
+        )));
+    }
+
+    #[test]
+    fn apt_packages_are_deduplicated_quoted_and_lists_cleaned() {
+        let mut i = input("debian:bookworm");
+        i.apt_packages = ["git", "libgomp1", "git", "python3=3.11.2-1+b1", "libgomp1"]
+            .map(String::from)
+            .to_vec();
+        let t = text(&i);
+        let apt: Vec<&str> = t.lines().filter(|l| l.contains("apt-get")).collect();
+        assert_eq!(
+            apt,
+            [
+                "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 python3=3.11.2-1+b1 && rm -rf /var/lib/apt/lists/*"
+            ]
+        );
+    }
+
+    #[test]
+    fn env_values_are_double_quoted_with_docker_escapes() {
+        assert_eq!(quote_env_value(r#"say "hi""#), r#""say \"hi\"""#);
+        assert_eq!(quote_env_value("$HOME ${X}"), r#""\$HOME \${X}""#);
+        assert_eq!(quote_env_value(r"back\slash\"), r#""back\\slash\\""#);
+        assert_eq!(quote_env_value("a b  c"), r#""a b  c""#);
+        assert_eq!(quote_env_value(""), r#""""#);
+        assert_eq!(quote_env_value("it's"), r#""it's""#);
+        assert_eq!(
+            quote_env_value("1\n2\r"),
+            r#""1${DOCKWRIGHT_NEWLINE}2${DOCKWRIGHT_CR}""#
+        );
+    }
+
+    #[test]
+    fn newlines_in_env_values_come_in_as_declared_build_args() {
+        let mut i = input("p");
+        i.environment = map(&[("A", "plain")]);
+        assert!(render(&i).unwrap().build_args.is_empty());
+        i.runtime_environment = map(&[("CERT", "line1\nline2\n")]);
+        let rendered = render(&i).unwrap();
+        assert_eq!(rendered.build_args, map(&[(NEWLINE_ARG, "\n")]));
+        let lines: Vec<&str> = rendered.text.lines().collect();
+        assert_eq!(lines[2], "ARG DOCKWRIGHT_NEWLINE");
+        assert_eq!(lines[3], "ENV A=\"plain\"");
+        assert_eq!(
+            lines[4],
+            "ENV CERT=\"line1${DOCKWRIGHT_NEWLINE}line2${DOCKWRIGHT_NEWLINE}\""
+        );
+    }
+
+    #[test]
+    fn user_and_runtime_environment_come_last() {
+        let mut i = input("p");
+        i.include_files = true;
+        i.user = Some("1000:1000".into());
+        i.runtime_environment = map(&[("B", "2"), ("A", "1")]);
+        let t = text(&i);
+        assert!(
+            t.ends_with(
+                "COPY . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV A=\"1\"\nENV B=\"2\"\n"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn files_are_copied_only_when_included() {
+        let mut i = input("p");
+        assert!(!text(&i).contains("COPY . ."));
+        i.include_files = true;
+        assert!(text(&i).contains("\nCOPY . .\n"));
+    }
+
+    #[test]
+    fn from_settings_takes_what_the_dockerfile_needs() {
+        let yaml = "name: p\nsettings:\n  docker:\n    python_package_installer: pip\n    build_config:\n      build_options: {build_args: {MODE: prod, HTTP_PROXY: x}}\n    environment: {A: \"1\"}\n    user: app\n    allow_including_files_in_images: false\n";
+        let pipeline =
+            crate::settings::parse(yaml, std::path::Path::new("dockwright.yaml")).unwrap();
+        let i = DockerfileInput::from_settings(
+            "base:1",
+            &pipeline.docker,
+            vec![REQUIREMENT_FILES[0].into()],
+            vec!["git".into()],
+        );
+        assert_eq!(i.build_args, ["HTTP_PROXY", "MODE"]);
+        assert!(!i.include_files);
+        assert_eq!(i.installer, PythonPackageInstaller::Pip);
+        let t = text(&i);
+        assert!(
+            t.starts_with(
+                "FROM base:1\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nENV A=\"1\"\nRUN apt-get"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("USER app"));
+    }
+
+    #[test]
+    fn values_that_could_break_out_of_a_line_are_refused() {
+        let mut i = input("p");
+        i.environment = map(&[("BAD-KEY", "x")]);
+        assert_eq!(render(&i).unwrap_err().what, "environment variable");
+        let mut i = input("p");
+        i.apt_packages = vec!["git\nRUN curl evil".into()];
+        assert_eq!(render(&i).unwrap_err().what, "apt package");
+        let mut i = input("p");
+        i.local_project_install_command = Some("pip install . \\".into());
+        assert_eq!(
+            render(&i).unwrap_err().what,
+            "local project install command"
+        );
+        let mut i = input("p");
+        i.user = Some("app\nUSER root".into());
+        assert_eq!(render(&i).unwrap_err().what, "user");
+        let mut i = input("p");
+        i.requirement_files = vec!["../etc/passwd".into()];
+        assert_eq!(render(&i).unwrap_err().what, "requirements file");
+        let mut i = input("python:3.11\nRUN x");
+        assert_eq!(render(&i).unwrap_err().what, "parent image");
+        i.parent = "p".into();
+        i.installer_args = args(&[("index-url", InstallerArg::Value("a\nb".into()))]);
+        let error = render(&i).unwrap_err();
+        assert_eq!(error.what, "installer option value");
+        assert_eq!(
+            error.to_string(),
+            "cannot write installer option value `a\\nb` into the Dockerfile: must be a single line"
+        );
+        let mut i = input("p");
+        i.environment = map(&[("A", "nul\0")]);
+        assert_eq!(render(&i).unwrap_err().what, "environment value");
+        let mut i = input("p");
+        i.cache_mount = Some("type=cache, target=/x".into());
+        assert_eq!(render(&i).unwrap_err().what, "cache mount");
+    }
+
+    #[test]
+    fn validators_accept_the_usual_and_refuse_the_rest() {
+        for ok in ["PATH", "_x", "http_proxy", "A1"] {
+            assert!(check_env_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "É"] {
+            assert!(check_env_key(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "git",
+            "libc6:amd64",
+            "g++",
+            "python3=3.11.2-1+b1",
+            "git/bookworm-backports",
+            "libstdc++6",
+        ] {
+            assert!(check_apt_package(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Git", "-x", "git;ls", "git ls", "git=", "git:"] {
+            assert!(check_apt_package(bad).is_err(), "{bad}");
+        }
+        for ok in ["app", "1000", "1000:1000", "app:staff", "_svc"] {
+            assert!(check_user(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "app:", "a b", "$USER", "-x"] {
+            assert!(check_user(bad).is_err(), "{bad}");
+        }
+        assert_eq!(shell_quote("http://a/simple"), "http://a/simple");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let mut i = input("p");
+        i.environment = map(&[("Z", "1"), ("A", "2"), ("M", "x\ny")]);
+        i.apt_packages = vec!["b-pkg".into(), "a-pkg".into()];
+        assert_eq!(render(&i).unwrap(), render(&i.clone()).unwrap());
+        let t = text(&i);
+        assert!(t.find("ENV A=").unwrap() < t.find("ENV M=").unwrap());
+        assert!(
+            t.contains("install -y --no-install-recommends b-pkg a-pkg"),
+            "apt order as given"
+        );
+    }
+
+    /// The quoting, checked by the real engine: ENV lines are built with the classic
+    /// builder on `scratch` (no base image needed) and read back from the image config.
+    #[test]
+    fn env_values_survive_a_real_docker_build() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+
+        let values = map(&[
+            ("QUOTES", r#"say "hi" and 'bye'"#),
+            ("SPACES", "  a b  "),
+            ("DOLLARS", "$HOME ${PATH} $ $$"),
+            ("BACKSLASHES", r"C:\dir\ \n \\ end\"),
+            ("NEWLINES", "line1\nline2\n\nend"),
+            ("CR", "a\r\nb"),
+            ("TAB", "a\tb"),
+            ("EMPTY", ""),
+            ("UNICODE", "héllo → ✓"),
+            ("EQUALS", "a=b=c"),
+            ("HASH", "# not a comment"),
+        ]);
+        let mut i = input("scratch");
+        i.environment = values.clone();
+        i.runtime_environment = map(&[("RUNTIME_MULTI", "x\ny$z\"")]);
+        let rendered = render(&i).unwrap();
+
+        let tag = format!("dockwright-test-env-quoting:{}", std::process::id());
+        let mut build = Command::new("docker");
+        build
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &tag]);
+        for (name, value) in &rendered.build_args {
+            build.arg("--build-arg").arg(format!("{name}={value}"));
+        }
+        let mut child = build
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the docker CLI (tests need a Docker engine)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(rendered.text.as_bytes())
+            .unwrap();
+        let built = child.wait_with_output().unwrap();
+        assert!(
+            built.status.success(),
+            "docker build failed: {}\n{}",
+            String::from_utf8_lossy(&built.stderr),
+            rendered.text
+        );
+
+        let inspect = Command::new("docker")
+            .args(["image", "inspect", "--format", "{{json .Config.Env}}", &tag])
+            .output()
+            .unwrap();
+        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+        assert!(
+            inspect.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        let env: Vec<String> = serde_json::from_slice(&inspect.stdout).unwrap();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (key, expected) in values.iter().chain(&i.runtime_environment) {
+            assert_eq!(env.get(key), Some(expected), "{key}");
+        }
+    }
+}

@@ -1,0 +1,1176 @@
+//! The plan: which images a pipeline needs, in build order, each with its generated
+//! Dockerfile, requirement files, build context and build key. A plan is plain data you can
+//! print (`dockwright plan --json`), and planning is pure: the same inputs give the same
+//! plan, byte for byte, with no Docker engine, no clock and no randomness. The plugins have
+//! already answered ([`crate::plugins::sources`]); this module only decides.
+//!
+//! Which images (DESIGN.md §3):
+//! - `skip_build` → the parent as is;
+//! - no `dockerfile`: nothing to add → the parent as is; else one generated image on it;
+//! - a `dockerfile`: an image from it; when something else must be added, a generated image
+//!   on top, and the first is tagged `<repo>:<tag>-intermediate-build`.
+//!
+//! Steps with equal merged settings share an image; each distinct settings gets its own.
+//!
+//! Constraint lines: a requirement line whose origin is `constraint <name> (...)` is a
+//! constraint, not a requirement (the built-in `requirements` plugin returns the lines of a
+//! `-c` file this way). The planner writes the lines of each name to
+//! [`CONSTRAINTS_DIR`]`/<name>`, puts `-c constraints/<name>` in the group's file where the
+//! first of them was (pip and uv resolve it next to that file), and the generated Dockerfile
+//! copies the constraints file just before the group's file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::context::{Context, ContextError, HashCache};
+use crate::contribution::{Group, Platform};
+use crate::dockerfile::{self, DockerfileInput};
+use crate::requirements::{GroupLines, Line, Note, RequirementSet};
+use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline};
+
+/// The parent image when the settings name none.
+pub const DEFAULT_PARENT: &str = "python:3.11-slim";
+/// The repository when `target_repository` is not set.
+pub const DEFAULT_REPOSITORY: &str = "dockwright";
+/// The image label that carries the build key.
+pub const BUILD_KEY_LABEL: &str = "dockwright.build-key";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub pipeline: String,
+    /// In build order: an intermediate image comes before the image built on it.
+    pub images: Vec<ImagePlan>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// An existing image, used as is.
+    Parent,
+    /// Built from the user's Dockerfile.
+    Dockerfile,
+    /// Built from a Dockerfile Dockwright generated.
+    Generated,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImagePlan {
+    pub name: String,
+    pub kind: ImageKind,
+    /// The image this one is built on (`FROM`); null for a parent used as is and for a
+    /// user Dockerfile (whose own `FROM` decides).
+    pub parent: Option<String>,
+    /// The Dockerfile text that will be built (generated, or the user's); null for a parent.
+    pub dockerfile: Option<String>,
+    pub requirements: Vec<RequirementFile>,
+    pub apt_packages: Vec<String>,
+    /// What the requirement sources want the user to know about this image.
+    pub notes: Vec<Note>,
+    /// `sha256:<hex>` over everything that decides the image's bytes.
+    pub build_key: String,
+    pub steps: Vec<String>,
+    /// What the engine needs to build it; null for a parent.
+    pub build: Option<BuildSpec>,
+    /// The inputs of the build key, each hashed, for `plan --explain`.
+    pub key_inputs: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequirementFile {
+    pub group: Group,
+    pub file: String,
+    pub lines: Vec<String>,
+    /// Where each line came from, parallel to `lines`.
+    pub origins: Vec<String>,
+}
+
+/// How to build one image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BuildSpec {
+    /// The context root; null for a context made only of generated files.
+    pub context_root: Option<PathBuf>,
+    pub dockerignore: Option<PathBuf>,
+    /// Files placed into the context (path → content): the Dockerfile, requirement files.
+    pub extra_files: BTreeMap<String, String>,
+    /// What the engine's build request carries.
+    #[serde(flatten)]
+    pub options: BuildOptions,
+    /// The Dockerfile uses a BuildKit feature (a cache mount).
+    pub buildkit: bool,
+    /// `prevent_build_reuse`: build even when an image with this key exists.
+    pub reuse: bool,
+}
+
+/// The options of one build request, as the planner decided them and the engine sends them.
+/// The build key label is not among the labels: the engine adds it from the key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BuildOptions {
+    /// Path of the Dockerfile inside the context.
+    #[serde(rename = "dockerfile_path")]
+    pub dockerfile: String,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub pull: Option<bool>,
+    pub no_cache: bool,
+    /// Multi-stage target.
+    pub target: Option<String>,
+    /// Network for `RUN` instructions (`bridge`, `host`, `none`, ...).
+    pub network_mode: Option<String>,
+    /// `os[/arch[/variant]]`.
+    pub platform: Option<String>,
+}
+
+impl BuildSpec {
+    /// The build context, with the generated files in place.
+    pub fn context(&self) -> Result<Context, ContextError> {
+        let mut context = match &self.context_root {
+            Some(root) => Context::scan(root, self.dockerignore.as_deref())?,
+            None => Context::empty(),
+        };
+        for (path, content) in &self.extra_files {
+            context.add_extra(path, content.as_bytes().to_vec())?;
+        }
+        Ok(context)
+    }
+}
+
+/// The requirement sources' answer for one distinct settings: what the planner is given.
+pub struct ImageInputs<'a> {
+    pub docker: &'a DockerSettings,
+    pub requirements: &'a RequirementSet,
+    /// Digests of the plugins that contributed.
+    pub plugin_digests: Vec<String>,
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "{file}: `settings.docker`: no `parent_image` and no `dockerfile`, and nothing to install or copy: there is no image to run"
+    )]
+    NothingToRun { file: String },
+    #[error("{file}: `settings.docker.dockerfile`: cannot read {path}: {source}")]
+    Dockerfile {
+        file: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: the tag `{tag}` is not a valid Docker tag: {reason}")]
+    Tag {
+        file: String,
+        tag: String,
+        reason: String,
+    },
+    #[error("{file}: {source}")]
+    Generated {
+        file: String,
+        source: dockerfile::DockerfileError,
+    },
+    #[error("{file}: build context: {source}")]
+    Context { file: String, source: ContextError },
+    #[error(
+        "{file}: the constraint line `{line}` from plugin {plugin} has the origin `{origin}`: \
+         after `constraint ` a constraint line's origin must name a file (letters, digits and `._-`)"
+    )]
+    ConstraintName {
+        file: String,
+        plugin: String,
+        line: String,
+        origin: String,
+    },
+    #[error(
+        "requirements conflict (run without --strict to build anyway):\n  {}",
+        conflicts.join("\n  ")
+    )]
+    Conflicts { conflicts: Vec<String> },
+}
+
+/// Plans every image of `pipeline`, given each distinct settings' requirements.
+pub fn plan(
+    pipeline: &Pipeline,
+    inputs: &[ImageInputs<'_>],
+    cache: &mut HashCache,
+) -> Result<Plan, PlanError> {
+    let mut warnings: Vec<String> = pipeline.warnings.iter().map(ToString::to_string).collect();
+    let mut images = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        let tag = tag_for(pipeline, inputs, index)?;
+        images.extend(plan_image(pipeline, input, &tag, cache, &mut warnings)?);
+    }
+    for input in inputs {
+        for conflict in &input.requirements.conflicts {
+            let warning = format!("requirements conflict: {conflict}");
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+    }
+    Ok(Plan {
+        pipeline: pipeline.name.clone(),
+        images,
+        warnings,
+    })
+}
+
+/// `image_tag`, or the sanitised `<pipeline>` for the pipeline's own settings and
+/// `<pipeline>-<first step>` for a step whose settings differ.
+fn tag_for(
+    pipeline: &Pipeline,
+    inputs: &[ImageInputs<'_>],
+    index: usize,
+) -> Result<String, PlanError> {
+    let input = &inputs[index];
+    if let Some(tag) = &input.docker.image_tag {
+        return Ok(tag.clone());
+    }
+    let own = inputs.len() == 1 || *input.docker == pipeline.docker;
+    let raw = match (own, input.steps.first()) {
+        (false, Some(step)) => format!("{}-{step}", pipeline.name),
+        _ => pipeline.name.clone(),
+    };
+    sanitize_tag(&raw).map_err(|reason| PlanError::Tag {
+        file: file(pipeline),
+        tag: raw,
+        reason,
+    })
+}
+
+/// Docker's tag rules, as ZenML applies them: only `[A-Za-z0-9_.-]`, no leading `.` or
+/// `-` (replaced by `_`), at most 128 characters.
+pub fn sanitize_tag(raw: &str) -> Result<String, String> {
+    let mut tag: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .collect();
+    if tag.is_empty() {
+        return Err("nothing is left after removing the characters a tag cannot hold".into());
+    }
+    if tag.starts_with(['.', '-']) {
+        tag.replace_range(..1, "_");
+    }
+    tag.truncate(128);
+    Ok(tag)
+}
+
+fn file(pipeline: &Pipeline) -> String {
+    pipeline.file.display().to_string()
+}
+
+/// The stack's container registry (its `uri`, without a trailing `/`), which final images
+/// are named for and pushed to.
+pub fn container_registry(pipeline: &Pipeline) -> Option<&str> {
+    pipeline
+        .stack
+        .as_ref()?
+        .components
+        .get("container_registry")?
+        .uri
+        .as_deref()
+        .map(|uri| uri.trim_end_matches('/'))
+        .filter(|uri| !uri.is_empty())
+}
+
+/// `<registry uri>/` when the stack has a container registry (ZenML names final images so;
+/// intermediate images are never pushed and stay local names).
+fn registry_prefix(pipeline: &Pipeline) -> String {
+    container_registry(pipeline)
+        .map(|uri| format!("{uri}/"))
+        .unwrap_or_default()
+}
+
+fn repository(docker: &DockerSettings) -> &str {
+    docker
+        .target_repository
+        .as_deref()
+        .unwrap_or(DEFAULT_REPOSITORY)
+}
+
+/// The images for one distinct settings: zero builds (parent), one, or two.
+fn plan_image(
+    pipeline: &Pipeline,
+    input: &ImageInputs<'_>,
+    tag: &str,
+    cache: &mut HashCache,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ImagePlan>, PlanError> {
+    let docker = input.docker;
+    let target = format!("{}{}:{tag}", registry_prefix(pipeline), repository(docker));
+    if docker.skip_build {
+        let parent = docker.parent_image.clone().unwrap_or_default();
+        return Ok(vec![parent_image(parent, input)]);
+    }
+    let needs_build = docker.asks_for_build() || !input.requirements.is_empty();
+    let mut images = Vec::new();
+    let parent = match &docker.dockerfile {
+        Some(path) => {
+            if docker.parent_image.is_some() {
+                push_unique(
+                    warnings,
+                    format!(
+                        "{}: `settings.docker`: both `dockerfile` and `parent_image` are set; the parent image is ignored",
+                        file(pipeline)
+                    ),
+                );
+            }
+            let name = if needs_build {
+                let intermediate =
+                    sanitize_tag(&format!("{tag}-intermediate-build")).map_err(|reason| {
+                        PlanError::Tag {
+                            file: file(pipeline),
+                            tag: tag.into(),
+                            reason,
+                        }
+                    })?;
+                format!("{}:{intermediate}", repository(docker))
+            } else {
+                target.clone()
+            };
+            let mut image = user_dockerfile_image(pipeline, input, path, name, cache)?;
+            if needs_build {
+                // Shown once, with the image built on top.
+                image.notes.clear();
+            }
+            let (name, key) = (image.name.clone(), image.build_key.clone());
+            images.push(image);
+            if !needs_build {
+                return Ok(images);
+            }
+            Parent { name, key }
+        }
+        None => {
+            let parent = docker.parent_image.clone();
+            if !needs_build {
+                let Some(parent) = parent else {
+                    return Err(PlanError::NothingToRun {
+                        file: file(pipeline),
+                    });
+                };
+                for field in docker.dropped_without_build() {
+                    push_unique(
+                        warnings,
+                        format!(
+                            "{}: `settings.docker.{field}` is ignored: nothing is built on the parent image `{parent}`",
+                            file(pipeline)
+                        ),
+                    );
+                }
+                return Ok(vec![parent_image(parent, input)]);
+            }
+            let name = parent.unwrap_or_else(|| DEFAULT_PARENT.to_string());
+            Parent {
+                key: name.clone(),
+                name,
+            }
+        }
+    };
+    images.push(generated_image(pipeline, input, parent, target, cache)?);
+    Ok(images)
+}
+
+/// What a generated image is built on: its name, and what identifies its content (the
+/// reference of an existing image, or the build key of an image built first).
+struct Parent {
+    name: String,
+    key: String,
+}
+
+fn push_unique(warnings: &mut Vec<String>, warning: String) {
+    if !warnings.contains(&warning) {
+        warnings.push(warning);
+    }
+}
+
+fn parent_image(name: String, input: &ImageInputs<'_>) -> ImagePlan {
+    let mut key_inputs = BTreeMap::new();
+    key_inputs.insert("parent".to_string(), name.clone());
+    ImagePlan {
+        build_key: key_of(&key_inputs),
+        name,
+        kind: ImageKind::Parent,
+        parent: None,
+        dockerfile: None,
+        requirements: Vec::new(),
+        apt_packages: Vec::new(),
+        notes: input.requirements.notes.clone(),
+        steps: input.steps.clone(),
+        build: None,
+        key_inputs,
+    }
+}
+
+fn user_dockerfile_image(
+    pipeline: &Pipeline,
+    input: &ImageInputs<'_>,
+    path: &str,
+    name: String,
+    cache: &mut HashCache,
+) -> Result<ImagePlan, PlanError> {
+    let docker = input.docker;
+    let full = pipeline.base_dir.join(path);
+    let text = std::fs::read_to_string(&full).map_err(|source| PlanError::Dockerfile {
+        file: file(pipeline),
+        path: full.display().to_string(),
+        source,
+    })?;
+    let config = docker.parent_image_build_config.clone().unwrap_or_default();
+    let options = config.build_options.clone().unwrap_or_default();
+    let mut build = build_spec(
+        pipeline,
+        docker.build_context_root.as_deref(),
+        config.dockerignore.as_deref(),
+        &options,
+        docker.prevent_build_reuse,
+    );
+    build.extra_files.insert("Dockerfile".into(), text.clone());
+    let mut key_inputs = BTreeMap::new();
+    key_inputs.insert("user dockerfile".into(), hash(&text));
+    let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
+    Ok(ImagePlan {
+        name,
+        kind: ImageKind::Dockerfile,
+        parent: None,
+        dockerfile: Some(text),
+        requirements: Vec::new(),
+        apt_packages: Vec::new(),
+        notes: input.requirements.notes.clone(),
+        build_key: key,
+        steps: input.steps.clone(),
+        build: Some(build),
+        key_inputs,
+    })
+}
+
+fn generated_image(
+    pipeline: &Pipeline,
+    input: &ImageInputs<'_>,
+    parent: Parent,
+    name: String,
+    cache: &mut HashCache,
+) -> Result<ImagePlan, PlanError> {
+    let docker = input.docker;
+    let mut constraints = Constraints::default();
+    let requirements = input
+        .requirements
+        .groups
+        .iter()
+        .map(|group| requirement_file(group, &mut constraints))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|line| PlanError::ConstraintName {
+            file: file(pipeline),
+            plugin: line.plugin.clone(),
+            line: line.text.clone(),
+            origin: line.origin.clone(),
+        })?;
+    let mut apt = docker.apt_packages.clone();
+    for p in &input.requirements.apt_packages {
+        if !apt.contains(p) {
+            apt.push(p.clone());
+        }
+    }
+    let files = requirements.iter().map(|r| r.file.clone()).collect();
+    let mut dockerfile_input =
+        DockerfileInput::from_settings(&parent.name, docker, files, apt.clone());
+    dockerfile_input.constraint_files = constraints.named_by.clone();
+    let rendered =
+        dockerfile::render(&dockerfile_input).map_err(|source| PlanError::Generated {
+            file: file(pipeline),
+            source,
+        })?;
+    let config = docker.main_build_config();
+    let options = config.build_options.clone().unwrap_or_default();
+    let root = docker.includes_files().then_some(".");
+    let mut build = build_spec(
+        pipeline,
+        root,
+        config.dockerignore.as_deref(),
+        &options,
+        docker.prevent_build_reuse,
+    );
+    build.options.build_args.extend(rendered.build_args.clone());
+    build.buildkit = docker.python_package_installer_cache_mount.is_some();
+    build
+        .extra_files
+        .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
+    let mut key_inputs = BTreeMap::new();
+    for r in &requirements {
+        let text = r.lines.join("\n") + "\n";
+        key_inputs.insert(format!("requirements {}", r.file), hash(&text));
+        build.extra_files.insert(r.file.clone(), text);
+    }
+    for (path, lines) in &constraints.files {
+        let text = lines.join("\n") + "\n";
+        key_inputs.insert(format!("constraints {path}"), hash(&text));
+        build.extra_files.insert(path.clone(), text);
+    }
+    build.options.dockerfile = GENERATED_DOCKERFILE.into();
+    key_inputs.insert("parent".into(), parent.key.clone());
+    key_inputs.insert("generated dockerfile".into(), hash(&rendered.text));
+    for (i, digest) in input.plugin_digests.iter().enumerate() {
+        key_inputs.insert(format!("plugin {i}"), digest.clone());
+    }
+    let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
+    Ok(ImagePlan {
+        name,
+        kind: ImageKind::Generated,
+        parent: Some(parent.name),
+        dockerfile: Some(rendered.text),
+        requirements,
+        apt_packages: apt,
+        notes: input.requirements.notes.clone(),
+        build_key: key,
+        steps: input.steps.clone(),
+        build: Some(build),
+        key_inputs,
+    })
+}
+
+/// Where the generated Dockerfile sits in the context: out of the way of a user's own
+/// `Dockerfile` among the project files.
+pub const GENERATED_DOCKERFILE: &str = ".dockwright/Dockerfile";
+
+/// Where constraints files go in the context: next to the requirement files, so that
+/// `-c constraints/<name>` in one of them points here.
+pub const CONSTRAINTS_DIR: &str = ".dockwright/requirements/constraints";
+
+/// The constraints files of one image (see the module doc).
+#[derive(Default)]
+struct Constraints {
+    /// Context path → lines. Lines of one name form one file, whichever group gave them.
+    files: BTreeMap<String, Vec<String>>,
+    /// Requirements file → the constraints files it names, in order.
+    named_by: BTreeMap<String, Vec<String>>,
+}
+
+/// A group's file, with its constraint lines moved to `constraints`; `Err` is a constraint
+/// line whose origin names no usable file.
+fn requirement_file<'g>(
+    group: &'g GroupLines,
+    constraints: &mut Constraints,
+) -> Result<RequirementFile, &'g Line> {
+    let mut out = RequirementFile {
+        group: group.group,
+        file: group.file.to_string(),
+        lines: Vec::new(),
+        origins: Vec::new(),
+    };
+    for line in &group.lines {
+        let origin = format!("{} ({})", line.origin, line.plugin);
+        let Some(name) = line.origin.strip_prefix(CONSTRAINT_ORIGIN) else {
+            out.lines.push(line.text.clone());
+            out.origins.push(origin);
+            continue;
+        };
+        let name = name.split(' ').next().unwrap_or_default();
+        if !is_file_name(name) {
+            return Err(line);
+        }
+        let path = format!("{CONSTRAINTS_DIR}/{name}");
+        constraints
+            .files
+            .entry(path.clone())
+            .or_default()
+            .push(line.text.clone());
+        let named = constraints.named_by.entry(out.file.clone()).or_default();
+        if !named.contains(&path) {
+            named.push(path);
+            out.lines.push(format!("-c constraints/{name}"));
+            out.origins.push(origin);
+        }
+    }
+    Ok(out)
+}
+
+/// The origin prefix of a constraint line.
+pub const CONSTRAINT_ORIGIN: &str = "constraint ";
+
+/// One path component that `COPY` and pip take as is.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+fn build_spec(
+    pipeline: &Pipeline,
+    root: Option<&str>,
+    dockerignore: Option<&str>,
+    options: &DockerBuildOptions,
+    prevent_reuse: bool,
+) -> BuildSpec {
+    let resolve = |p: &str| normalize(&pipeline.base_dir.join(p));
+    let extra = |key: &str| {
+        options
+            .extra
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_str())
+            .map(String::from)
+    };
+    BuildSpec {
+        context_root: root.map(resolve),
+        dockerignore: dockerignore.map(resolve),
+        extra_files: BTreeMap::new(),
+        options: BuildOptions {
+            dockerfile: "Dockerfile".into(),
+            build_args: options.build_args.clone().unwrap_or_default(),
+            labels: options.labels.clone().unwrap_or_default(),
+            pull: options.pull,
+            no_cache: options.no_cache.unwrap_or(false),
+            target: extra("target"),
+            network_mode: extra("network_mode"),
+            platform: extra("platform"),
+        },
+        buildkit: false,
+        reuse: !prevent_reuse,
+    }
+}
+
+/// Adds the context and the build options to the key inputs, and returns the key.
+fn finish(
+    pipeline: &Pipeline,
+    build: &mut BuildSpec,
+    key_inputs: &mut BTreeMap<String, String>,
+    cache: &mut HashCache,
+) -> Result<String, PlanError> {
+    let context = build.context().map_err(|source| PlanError::Context {
+        file: file(pipeline),
+        source,
+    })?;
+    let digest = context.digest(cache).map_err(|source| PlanError::Context {
+        file: file(pipeline),
+        source,
+    })?;
+    key_inputs.insert("context".into(), digest.digest);
+    let options = serde_json::to_string(&build.options).expect("plain data");
+    key_inputs.insert("build options".into(), hash(&options));
+    Ok(key_of(key_inputs))
+}
+
+/// The key over the canonical form of its inputs: sorted `name=value` lines.
+fn key_of(inputs: &BTreeMap<String, String>) -> String {
+    let mut hasher = Sha256::new();
+    for (name, value) in inputs {
+        hasher.update(name.as_bytes());
+        hasher.update(b"=");
+        hasher.update(value.as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+fn hash(text: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The target platform of an image on `parent`: the Python version read from an official
+/// `python:X.Y…` tag, else unknown (markers are then not trusted for conflict checks).
+pub fn platform_for(docker: &DockerSettings) -> Platform {
+    let parent = docker.parent_image.as_deref().unwrap_or(DEFAULT_PARENT);
+    let official = ["python:", "library/python:", "docker.io/library/python:"];
+    let python_version = official
+        .iter()
+        .find_map(|prefix| parent.strip_prefix(prefix))
+        .map(|tag| {
+            tag.split(|c: char| !c.is_ascii_digit() && c != '.')
+                .next()
+                .unwrap_or("")
+        })
+        .filter(|v| v.matches('.').count() >= 1)
+        .map(|v| v.split('.').take(2).collect::<Vec<_>>().join("."))
+        .unwrap_or_default();
+    Platform {
+        python_version,
+        ..Platform::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contribution::{Contribution, Requirement, Sourced};
+    use crate::requirements::merge;
+    use crate::settings;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let path = self.dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn pipeline(&self, yaml: &str) -> Pipeline {
+            self.write("dockwright.yaml", yaml);
+            settings::load(&self.dir.path().join("dockwright.yaml")).unwrap()
+        }
+    }
+
+    fn sourced(lines: &[&str], apt: &[&str], digest: &str) -> Vec<Sourced> {
+        vec![Sourced {
+            plugin: "requirements 1.0.0".into(),
+            digest: digest.into(),
+            group: Group::Requirements,
+            contribution: Contribution {
+                requirements: lines
+                    .iter()
+                    .map(|l| Requirement {
+                        line: l.to_string(),
+                        origin: "test".into(),
+                    })
+                    .collect(),
+                apt_packages: apt.iter().map(|s| s.to_string()).collect(),
+                notes: vec![],
+            },
+        }]
+    }
+
+    /// Plans `pipeline` with the same requirement lines for every distinct settings.
+    fn plan_with(pipeline: &Pipeline, lines: &[&str]) -> Result<Plan, PlanError> {
+        plan_with_digest(pipeline, lines, "sha256:plugin")
+    }
+
+    fn plan_with_digest(
+        pipeline: &Pipeline,
+        lines: &[&str],
+        digest: &str,
+    ) -> Result<Plan, PlanError> {
+        let mut distinct: Vec<(DockerSettings, Vec<String>)> = Vec::new();
+        if pipeline.steps.is_empty() {
+            distinct.push((pipeline.docker.clone(), vec![]));
+        }
+        for step in &pipeline.steps {
+            match distinct.iter_mut().find(|(d, _)| *d == step.docker) {
+                Some((_, steps)) => steps.push(step.name.clone()),
+                None => distinct.push((step.docker.clone(), vec![step.name.clone()])),
+            }
+        }
+        let sets: Vec<RequirementSet> = distinct
+            .iter()
+            .map(|(d, _)| {
+                let lines = if d.requirements.is_some() {
+                    lines
+                } else {
+                    &[][..]
+                };
+                merge(&sourced(lines, &[], digest), &Platform::default()).unwrap()
+            })
+            .collect();
+        let inputs: Vec<ImageInputs<'_>> = distinct
+            .iter()
+            .zip(&sets)
+            .map(|((docker, steps), requirements)| ImageInputs {
+                docker,
+                requirements,
+                plugin_digests: vec![digest.to_string()],
+                steps: steps.clone(),
+            })
+            .collect();
+        plan(pipeline, &inputs, &mut HashCache::in_memory())
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(ImageKind, &str, Option<&str>)> {
+        plan.images
+            .iter()
+            .map(|i| (i.kind, i.name.as_str(), i.parent.as_deref()))
+            .collect()
+    }
+
+    const PARENT: &str = "example/python:3.11";
+
+    #[test]
+    fn skip_build_uses_the_parent_as_is() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    skip_build: true\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(kinds(&plan), [(ImageKind::Parent, PARENT, None)]);
+    }
+
+    #[test]
+    fn nothing_to_add_uses_the_parent_and_warns_about_dropped_settings() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    runtime_environment: {A: b}\n    user: app\n    allow_including_files_in_images: false\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(kinds(&plan), [(ImageKind::Parent, PARENT, None)]);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("runtime_environment") && w.contains("ignored")),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("settings.docker.user")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn nothing_to_add_and_no_parent_is_an_error() {
+        let f = Fixture::new();
+        let p =
+            f.pipeline("name: p\nsettings: {docker: {allow_including_files_in_images: false}}\n");
+        let err = plan_with(&p, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no `parent_image` and no `dockerfile`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn requirements_build_one_image_on_the_parent_or_the_default() {
+        let f = Fixture::new();
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Generated, "dockwright:p", Some(PARENT))]
+        );
+        let dockerfile = plan.images[0].dockerfile.as_deref().unwrap();
+        assert!(
+            dockerfile.starts_with("FROM example/python:3.11\n"),
+            "{dockerfile}"
+        );
+        assert_eq!(plan.images[0].requirements[0].lines, ["numpy"]);
+
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    requirements: [numpy]\n");
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Generated, "dockwright:p", Some(DEFAULT_PARENT))]
+        );
+    }
+
+    #[test]
+    fn a_user_dockerfile_alone_is_the_image() {
+        let f = Fixture::new();
+        f.write("docker/Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: docker/Dockerfile\n    build_context_root: docker\n    parent_image: ignored/parent:1\n    allow_including_files_in_images: false\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [(ImageKind::Dockerfile, "dockwright:p", None)]
+        );
+        assert_eq!(
+            plan.images[0].dockerfile.as_deref(),
+            Some("FROM example/python:3.11\n")
+        );
+        let build = plan.images[0].build.as_ref().unwrap();
+        assert_eq!(
+            build.context_root.as_deref(),
+            Some(f.dir.path().join("docker").as_path())
+        );
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("parent image is ignored")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn a_container_registry_in_the_stack_prefixes_final_images_only() {
+        let f = Fixture::new();
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nstack:\n  container_registry: {flavor: default, uri: 127.0.0.1:5000/team/}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: ml\n    image_tag: v1\n    apt_packages: [git]\n");
+        assert_eq!(container_registry(&p), Some("127.0.0.1:5000/team"));
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [
+                (ImageKind::Dockerfile, "ml:v1-intermediate-build", None),
+                (
+                    ImageKind::Generated,
+                    "127.0.0.1:5000/team/ml:v1",
+                    Some("ml:v1-intermediate-build")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_user_dockerfile_with_more_gets_a_generated_image_on_top() {
+        let f = Fixture::new();
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let p = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: team/ml\n    image_tag: v1\n    apt_packages: [git]\n");
+        let plan = plan_with(&p, &[]).unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [
+                (ImageKind::Dockerfile, "team/ml:v1-intermediate-build", None),
+                (
+                    ImageKind::Generated,
+                    "team/ml:v1",
+                    Some("team/ml:v1-intermediate-build")
+                ),
+            ]
+        );
+        // The generated image's key follows the intermediate image's key.
+        assert_eq!(
+            plan.images[1].key_inputs["parent"],
+            plan.images[0].build_key
+        );
+    }
+
+    #[test]
+    fn steps_with_equal_settings_share_an_image_and_others_get_their_own() {
+        let f = Fixture::new();
+        let p = f.pipeline(concat!(
+            "name: train\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n",
+            "steps:\n  - {name: load, command: [a]}\n  - {name: fit, command: [b], after: [load]}\n",
+            "  - name: gpu\n    command: [c]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
+        ));
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        let names: Vec<(&str, Vec<&str>)> = plan
+            .images
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.steps.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("dockwright:train", vec!["load", "fit"]),
+                ("dockwright:train-gpu", vec!["gpu"])
+            ]
+        );
+        assert_eq!(plan.images[1].apt_packages, ["libgomp1"]);
+    }
+
+    #[test]
+    fn tags_follow_dockers_rules() {
+        assert_eq!(
+            sanitize_tag("My Pipeline/step#1").unwrap(),
+            "MyPipelinestep1"
+        );
+        assert_eq!(sanitize_tag("-leading-dash").unwrap(), "_leading-dash");
+        assert_eq!(sanitize_tag(".leading.dot").unwrap(), "_leading.dot");
+        assert_eq!(sanitize_tag(&"x".repeat(300)).unwrap().len(), 128);
+        assert!(sanitize_tag("!!!").is_err());
+    }
+
+    #[test]
+    fn planning_is_pure_and_the_key_is_stable() {
+        let f = Fixture::new();
+        f.write("steps/a.py", "print(1)\n");
+        let yaml = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n    allow_including_files_in_images: true\n";
+        let p = f.pipeline(yaml);
+        let first = serde_json::to_string(&plan_with(&p, &["numpy"]).unwrap()).unwrap();
+        // A new mtime alone changes nothing.
+        f.write("steps/a.py", "print(1)\n");
+        let second = serde_json::to_string(&plan_with(&p, &["numpy"]).unwrap()).unwrap();
+        assert_eq!(first, second);
+        let key = plan_with(&p, &["numpy"]).unwrap().images[0]
+            .build_key
+            .clone();
+        assert!(key.starts_with("sha256:") && key.len() == 71, "{key}");
+    }
+
+    /// Every input of the key changes it, and names which input changed.
+    #[test]
+    fn each_input_changes_the_key() {
+        let f = Fixture::new();
+        f.write("steps/a.py", "print(1)\n");
+        f.write("Dockerfile", "FROM example/python:3.11\n");
+        let base = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n    allow_including_files_in_images: true\n";
+        let key = |p: &Pipeline, lines: &[&str], digest: &str| {
+            let plan = plan_with_digest(p, lines, digest).unwrap();
+            let last = plan.images.last().unwrap();
+            (last.build_key.clone(), last.key_inputs.clone())
+        };
+        let p = f.pipeline(base);
+        let (k0, inputs0) = key(&p, &["numpy"], "sha256:a");
+        let changed = |(k, inputs): (String, BTreeMap<String, String>), what: &str| {
+            assert_ne!(k, k0, "{what} did not change the key");
+            let diff: Vec<&String> = inputs
+                .iter()
+                .filter(|(n, v)| inputs0.get(*n) != Some(v))
+                .map(|(n, _)| n)
+                .collect();
+            assert!(
+                diff.iter().any(|n| n.contains(what)),
+                "{what}: changed inputs {diff:?}"
+            );
+        };
+        changed(
+            key(
+                &f.pipeline(&base.replace("example/python:3.11", "example/python:3.12")),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "parent",
+        );
+        changed(key(&p, &["numpy==2.0"], "sha256:a"), "requirements");
+        changed(key(&p, &["numpy"], "sha256:b"), "plugin");
+        changed(
+            key(
+                &f.pipeline(&format!("{base}    environment: {{A: b}}\n")),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "generated dockerfile",
+        );
+        changed(
+            key(
+                &f.pipeline(&format!(
+                    "{base}    build_config: {{build_options: {{build_args: {{X: y}}}}}}\n"
+                )),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "build options",
+        );
+        f.write("steps/a.py", "print(2)\n");
+        changed(key(&p, &["numpy"], "sha256:a"), "context");
+        f.write("steps/a.py", "print(1)\n");
+        // The pipeline file is part of the context too: put it back as well.
+        let p = f.pipeline(base);
+        assert_eq!(
+            key(&p, &["numpy"], "sha256:a").0,
+            k0,
+            "restoring the files restores the key"
+        );
+
+        let with_dockerfile = f.pipeline("name: p\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    allow_including_files_in_images: false\n");
+        let (d0, _) = key(&with_dockerfile, &[], "sha256:a");
+        f.write("Dockerfile", "FROM example/python:3.11\nRUN true\n");
+        let (d1, inputs) = key(&with_dockerfile, &[], "sha256:a");
+        assert_ne!(d0, d1);
+        assert!(inputs.contains_key("user dockerfile"));
+    }
+
+    #[test]
+    fn the_target_python_comes_from_an_official_tag() {
+        let p = |parent: &str| {
+            platform_for(&DockerSettings {
+                parent_image: Some(parent.into()),
+                ..DockerSettings::default()
+            })
+        };
+        assert_eq!(p("python:3.11-slim").python_version, "3.11");
+        assert_eq!(
+            p("docker.io/library/python:3.12.4-bookworm").python_version,
+            "3.12"
+        );
+        assert_eq!(p("example/python:3.11").python_version, "");
+        assert_eq!(p("python:latest").python_version, "");
+    }
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::*;
+
+    fn line(text: &str, origin: &str) -> Line {
+        Line {
+            text: text.into(),
+            origin: origin.into(),
+            plugin: "requirements 1.0.0".into(),
+        }
+    }
+
+    fn group(lines: Vec<Line>) -> GroupLines {
+        GroupLines {
+            group: Group::Requirements,
+            file: ".dockwright/requirements/2-requirements.txt",
+            lines,
+        }
+    }
+
+    #[test]
+    fn constraint_lines_move_to_their_file_and_leave_one_include_in_place() {
+        let mut constraints = Constraints::default();
+        let g = group(vec![
+            line("six", "requirements.txt:1"),
+            line("six==1.16.0", "constraint 1-c.txt (c.txt:1)"),
+            line("numpy", "requirements.txt:3"),
+            line("numpy<2", "constraint 1-c.txt (c.txt:2)"),
+            line("tqdm<5", "constraint 2-d.txt (d.txt:1)"),
+        ]);
+        let file = requirement_file(&g, &mut constraints).unwrap();
+        assert_eq!(
+            file.lines,
+            [
+                "six",
+                "-c constraints/1-c.txt",
+                "numpy",
+                "-c constraints/2-d.txt"
+            ]
+        );
+        assert_eq!(
+            file.origins[1],
+            "constraint 1-c.txt (c.txt:1) (requirements 1.0.0)"
+        );
+        assert_eq!(
+            constraints.files,
+            BTreeMap::from([
+                (
+                    ".dockwright/requirements/constraints/1-c.txt".to_string(),
+                    vec!["six==1.16.0".to_string(), "numpy<2".to_string()]
+                ),
+                (
+                    ".dockwright/requirements/constraints/2-d.txt".to_string(),
+                    vec!["tqdm<5".to_string()]
+                ),
+            ])
+        );
+        assert_eq!(
+            constraints.named_by[".dockwright/requirements/2-requirements.txt"],
+            [
+                ".dockwright/requirements/constraints/1-c.txt",
+                ".dockwright/requirements/constraints/2-d.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_constraint_origin_naming_no_file_is_refused() {
+        for origin in [
+            "constraint ../Dockerfile (x)",
+            "constraint  (x)",
+            "constraint .hidden",
+        ] {
+            let g = group(vec![line("six<2", origin)]);
+            let err = requirement_file(&g, &mut Constraints::default()).unwrap_err();
+            assert_eq!(err.origin, origin);
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! The pipeline file (`dockwright.yaml`, DESIGN.md §2): parsing, validation, and merging
+//! each step's Docker settings over the pipeline's.
+//!
+//! Owns: the typed [`Pipeline`] the rest of the host plans from; the errors that point into
+//! the file (file, line, column, field path, and for unknown keys the nearest valid key);
+//! the warnings (deprecated or ineffective fields), collected as data.
+//!
+//! Relative paths in the file (`requirements`, `dockerfile`, `build_context_root`,
+//! `pyproject_path`, dockerignore files) are kept as written and are relative to
+//! [`Pipeline::base_dir`]; `stack` files and `grants` read paths are resolved here.
+
+mod docker;
+mod error;
+mod reader;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub use docker::{
+    DockerBuildConfig, DockerBuildOptions, DockerSettings, InstallerArg, InstallerArgs,
+    LocalEnvironmentExport, PythonPackageInstaller, Requirements,
+};
+pub use error::{Diagnostic, SettingsError, Warning};
+pub use yaml::Position;
+
+use reader::{Ctx, Result, index, join};
+use yaml::{Node, Value};
+
+/// The default pipeline file name.
+pub const DEFAULT_FILE: &str = "dockwright.yaml";
+
+const TOP_LEVEL: &[&str] = &[
+    "name",
+    "stack",
+    "settings",
+    "plugins",
+    "grants",
+    "integration_providers",
+    "steps",
+];
+const SETTINGS_KEYS: &[&str] = &["docker"];
+const STEP_KEYS: &[&str] = &["name", "command", "after", "settings", "environment"];
+const PLUGIN_KEYS: &[&str] = &["name", "version"];
+const GRANT_KEYS: &[&str] = &["read", "exec"];
+const COMPONENT_KEYS: &[&str] = &["flavor", "uri"];
+
+/// ZenML's stack component types, from the same generated catalogue the `stack` plugin
+/// compiles in, so the host and the plugin agree on them.
+pub use catalogue_data::COMPONENT_TYPES;
+
+/// A loaded, validated pipeline file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pipeline {
+    pub name: String,
+    /// The pipeline file, absolute.
+    pub file: PathBuf,
+    /// Its directory: relative paths in the settings start here.
+    pub base_dir: PathBuf,
+    pub stack: Option<Stack>,
+    /// The pipeline-level Docker settings.
+    pub docker: DockerSettings,
+    pub plugins: Vec<PluginPin>,
+    /// Plugin name → what the user grants it.
+    pub grants: BTreeMap<String, GrantSpec>,
+    /// Integration name → the plugin that provides it, for names more than one installed
+    /// integration provider claims.
+    pub integration_providers: BTreeMap<String, String>,
+    /// In file order; see [`Pipeline::execution_order`].
+    pub steps: Vec<Step>,
+    pub warnings: Vec<Warning>,
+    /// Where each field is, for errors found later (e.g. an unknown integration).
+    positions: BTreeMap<String, Position>,
+    source: String,
+}
+
+/// One step of the pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    /// The container's command, as a word list.
+    pub command: Vec<String>,
+    /// Names of the steps that must finish first.
+    pub after: Vec<String>,
+    /// Environment of the step's container at run time (not baked into the image).
+    pub environment: BTreeMap<String, String>,
+    /// The step's settings merged over the pipeline's (equal to the pipeline's when the
+    /// step sets none), so equal settings mean a shared image.
+    pub docker: DockerSettings,
+}
+
+/// The stack: component type → component.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stack {
+    /// The stack file, when the stack was given as a path.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+    #[serde(flatten)]
+    pub components: BTreeMap<String, StackComponent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StackComponent {
+    pub flavor: String,
+    /// Where the component lives; for a `container_registry`, the registry images are
+    /// named for and pushed to (`localhost:5000`, `registry.example.com/team`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+/// A plugin the pipeline needs, by name and semver range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginPin {
+    pub name: String,
+    pub version: semver::VersionReq,
+}
+
+/// What the user grants one plugin.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantSpec {
+    /// Directories the plugin may read (absolute: relative ones are resolved against the
+    /// pipeline file's directory).
+    pub read: Vec<PathBuf>,
+    /// Programs the plugin may run.
+    pub exec: Vec<String>,
+}
+
+impl Pipeline {
+    /// The steps in an order that respects `after`, ties kept in file order.
+    pub fn execution_order(&self) -> Vec<&Step> {
+        topological_order(&self.steps)
+            .expect("cycles are rejected at load")
+            .into_iter()
+            .map(|i| &self.steps[i])
+            .collect()
+    }
+
+    /// The position of a field by its path (`settings.docker.required_integrations[0]`,
+    /// `steps[1].settings.docker.apt_packages`), if the file sets it.
+    pub fn position(&self, field: &str) -> Option<Position> {
+        self.positions.get(field).copied()
+    }
+
+    /// An error about a field found after loading (e.g. by the planner), pointing at the
+    /// field's place in the file when it is there, else at the start of the file.
+    pub fn error_at(
+        &self,
+        field: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> SettingsError {
+        let at = self.position(field).unwrap_or(Position::new(1, 1));
+        Diagnostic::new(&self.file, &self.source, at, field, message)
+            .with_help(help)
+            .into_error()
+    }
+}
+
+/// Reads and validates a pipeline file.
+pub fn load(path: &Path) -> std::result::Result<Pipeline, SettingsError> {
+    let source = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&source, path)
+}
+
+/// Validates the text of a pipeline file that lives at `path` (a `stack` file it names is
+/// read from disk).
+pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, SettingsError> {
+    let file = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let base_dir = file.parent().map(Path::to_owned).unwrap_or_default();
+    let mut ctx = Ctx::new(path, source);
+    let root = parse_yaml(&ctx, source)?;
+    let top = ctx.fields(&root, "", TOP_LEVEL)?;
+
+    let name = match top.get("name") {
+        Some(node) => ctx.non_empty_string(node, "name")?,
+        None => return Err(ctx.error(root.at, "name", "missing the pipeline's `name`")),
+    };
+    let stack = top
+        .get("stack")
+        .map(|node| stack(&ctx, node, &base_dir))
+        .transpose()?;
+
+    let docker_node = settings_docker(&mut ctx, top.get("settings"), "settings")?;
+    let (docker, positions) = docker::parse(&mut ctx, &docker_node, "settings.docker")?;
+    docker::validate(
+        &mut ctx,
+        &docker,
+        &positions,
+        docker_node.at,
+        "settings.docker",
+    )?;
+
+    let plugins = top
+        .get("plugins")
+        .map(|n| plugins(&ctx, n))
+        .transpose()?
+        .unwrap_or_default();
+    let grants = top
+        .get("grants")
+        .map(|n| grants(&ctx, n, &base_dir))
+        .transpose()?
+        .unwrap_or_default();
+    let integration_providers = top
+        .get("integration_providers")
+        .map(|n| integration_providers(&ctx, n))
+        .transpose()?
+        .unwrap_or_default();
+    let steps = match top.get("steps") {
+        Some(node) => steps(&mut ctx, node, &docker_node, &docker)?,
+        None => Vec::new(),
+    };
+
+    let mut positions = BTreeMap::new();
+    record_positions(&root, "", &mut positions);
+    Ok(Pipeline {
+        name,
+        file,
+        base_dir,
+        stack,
+        docker,
+        plugins,
+        grants,
+        integration_providers,
+        steps,
+        warnings: dedup(ctx.warnings),
+        positions,
+        source: source.to_owned(),
+    })
+}
+
+fn parse_yaml(ctx: &Ctx, source: &str) -> Result<Node> {
+    yaml::parse(source).map_err(|err| {
+        let at = err
+            .location()
+            .map(|l| Position::new(l.line(), l.column()))
+            .unwrap_or(Position::new(1, 1));
+        ctx.error(at, "", format!("invalid YAML: {}", err.without_snippet()))
+    })
+}
+
+/// The `docker` mapping of a `settings` node (with the `source_files` migration applied),
+/// or an empty mapping.
+fn settings_docker(ctx: &mut Ctx, settings: Option<&Node>, path: &str) -> Result<Node> {
+    let empty = Node::new(
+        Value::Map(Vec::new()),
+        settings.map(|n| n.at).unwrap_or_default(),
+    );
+    let Some(settings) = settings else {
+        return Ok(empty);
+    };
+    let fields = ctx.fields(settings, path, SETTINGS_KEYS)?;
+    match fields.get("docker") {
+        Some(docker) => {
+            let docker_path = fields.path("docker");
+            // A type error is reported by docker::parse; only mappings are migrated.
+            docker::migrate_source_files(ctx, docker, &docker_path)
+        }
+        None => Ok(empty),
+    }
+}
+
+fn stack(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<Stack> {
+    match &node.value {
+        Value::Str(_) => {
+            let written = ctx.non_empty_string(node, "stack")?;
+            let path = base_dir.join(&written);
+            let source = std::fs::read_to_string(&path).map_err(|err| {
+                ctx.error(
+                    node.at,
+                    "stack",
+                    format!("cannot read the stack file {}: {err}", path.display()),
+                )
+            })?;
+            let stack_ctx = Ctx::new(&path, &source);
+            let root = parse_yaml(&stack_ctx, &source)?;
+            let mut stack = stack_components(&stack_ctx, &root, "")?;
+            stack.file = Some(path);
+            Ok(stack)
+        }
+        _ => stack_components(ctx, node, "stack"),
+    }
+}
+
+fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
+    let fields = ctx.fields(node, path, COMPONENT_TYPES)?;
+    let mut components = BTreeMap::new();
+    for (kind, value) in fields.entries() {
+        let component_path = join(path, kind);
+        let (flavor, uri) = match &value.value {
+            Value::Map(_) => {
+                let component = ctx.fields(value, &component_path, COMPONENT_KEYS)?;
+                let flavor = match component.get("flavor") {
+                    Some(flavor) => ctx.non_empty_string(flavor, &component.path("flavor"))?,
+                    None => return Err(ctx.error(value.at, &component_path, "missing `flavor`")),
+                };
+                let uri = match component.get("uri") {
+                    Some(uri) => Some(ctx.non_empty_string(uri, &component.path("uri"))?),
+                    None => None,
+                };
+                (flavor, uri)
+            }
+            _ => (ctx.non_empty_string(value, &component_path)?, None),
+        };
+        components.insert((*kind).to_owned(), StackComponent { flavor, uri });
+    }
+    Ok(Stack {
+        file: None,
+        components,
+    })
+}
+
+fn plugins(ctx: &Ctx, node: &Node) -> Result<Vec<PluginPin>> {
+    let Value::Seq(items) = &node.value else {
+        return Err(ctx.error(
+            node.at,
+            "plugins",
+            format!(
+                "expected a list of {{name, version}}, found {}",
+                node.kind()
+            ),
+        ));
+    };
+    let mut pins: Vec<PluginPin> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = index("plugins", i);
+        let fields = ctx.fields(item, &path, PLUGIN_KEYS)?;
+        let name = match fields.get("name") {
+            Some(n) => ctx.non_empty_string(n, &fields.path("name"))?,
+            None => return Err(ctx.error(item.at, &path, "missing the plugin's `name`")),
+        };
+        if pins.iter().any(|pin| pin.name == name) {
+            return Err(ctx.error(item.at, &path, format!("plugin `{name}` is listed twice")));
+        }
+        let Some(version_node) = fields.get("version") else {
+            return Err(ctx.error_with_help(
+                item.at,
+                &path,
+                format!("missing the `version` range of plugin `{name}`"),
+                "pin a semver range, e.g. version: \"^1.2\"",
+            ));
+        };
+        let written = ctx.non_empty_string(version_node, &fields.path("version"))?;
+        let version = semver::VersionReq::parse(&written).map_err(|err| {
+            ctx.error(
+                version_node.at,
+                &fields.path("version"),
+                format!("`{written}` is not a semver range: {err}"),
+            )
+        })?;
+        pins.push(PluginPin { name, version });
+    }
+    Ok(pins)
+}
+
+fn grants(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<BTreeMap<String, GrantSpec>> {
+    let mut grants = BTreeMap::new();
+    for (plugin, value) in ctx.string_keyed(node, "grants")? {
+        let path = join("grants", plugin);
+        let fields = ctx.fields(value, &path, GRANT_KEYS)?;
+        let read = match fields.get("read") {
+            Some(n) => ctx.string_list(n, &fields.path("read"))?,
+            None => Vec::new(),
+        };
+        let exec = match fields.get("exec") {
+            Some(n) => ctx.string_list(n, &fields.path("exec"))?,
+            None => Vec::new(),
+        };
+        let spec = GrantSpec {
+            read: read.iter().map(|dir| base_dir.join(dir)).collect(),
+            exec,
+        };
+        grants.insert(plugin.to_owned(), spec);
+    }
+    Ok(grants)
+}
+
+/// `integration_providers: {feast: acme-integrations}`: which plugin wins an integration name
+/// that several providers claim. Whether that plugin exists and provides the name is checked
+/// when the integrations are routed (the settings do not know the installed plugins).
+fn integration_providers(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (integration, value) in ctx.string_keyed(node, "integration_providers")? {
+        let path = join("integration_providers", integration);
+        let plugin = ctx.non_empty_string(value, &path)?;
+        let valid = plugin
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(ctx.error_with_help(
+                value.at,
+                &path,
+                format!("`{plugin}` is not a plugin name"),
+                "name the plugin that provides the integration, e.g. acme-integrations",
+            ));
+        }
+        out.insert(integration.to_owned(), plugin);
+    }
+    Ok(out)
+}
+
+fn steps(
+    ctx: &mut Ctx,
+    node: &Node,
+    pipeline_docker: &Node,
+    pipeline: &DockerSettings,
+) -> Result<Vec<Step>> {
+    let Value::Seq(items) = &node.value else {
+        return Err(ctx.error(
+            node.at,
+            "steps",
+            format!("expected a list of steps, found {}", node.kind()),
+        ));
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    let mut after_nodes = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let (step, after_node) = step(ctx, item, &index("steps", i), pipeline_docker, pipeline)?;
+        if steps.iter().any(|s| s.name == step.name) {
+            return Err(ctx.error(
+                item.at,
+                &index("steps", i),
+                format!("step `{}` is defined twice", step.name),
+            ));
+        }
+        steps.push(step);
+        after_nodes.push(after_node);
+    }
+    check_dependencies(ctx, &steps, &after_nodes)?;
+    Ok(steps)
+}
+
+fn step(
+    ctx: &mut Ctx,
+    item: &Node,
+    path: &str,
+    pipeline_docker: &Node,
+    pipeline: &DockerSettings,
+) -> Result<(Step, Option<Node>)> {
+    let fields = ctx.fields(item, path, STEP_KEYS)?;
+    let name = match fields.get("name") {
+        Some(n) => step_name(ctx, n, &fields.path("name"))?,
+        None => return Err(ctx.error(item.at, path, "missing the step's `name`")),
+    };
+    let command = match fields.get("command") {
+        Some(n) => ctx.string_list(n, &fields.path("command"))?,
+        None => Vec::new(),
+    };
+    if command.is_empty() {
+        let at = fields.get("command").map(|n| n.at).unwrap_or(item.at);
+        return Err(ctx.error_with_help(
+            at,
+            &fields.path("command"),
+            format!("step `{name}` has no command"),
+            "give the command as a list of words, e.g. [\"python\", \"steps/train.py\"]",
+        ));
+    }
+    let after = match fields.get("after") {
+        Some(n) => ctx.string_list(n, &fields.path("after"))?,
+        None => Vec::new(),
+    };
+    let environment = match fields.get("environment") {
+        Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?,
+        None => BTreeMap::new(),
+    };
+    let docker = step_docker(
+        ctx,
+        fields.get("settings"),
+        &fields.path("settings"),
+        pipeline_docker,
+        pipeline,
+    )?;
+    let step = Step {
+        name,
+        command,
+        after,
+        environment,
+        docker,
+    };
+    Ok((step, fields.get("after").cloned()))
+}
+
+/// A step's settings: checked on their own (so errors name the step's field), then merged
+/// over the pipeline's at the YAML level (so defaults apply once, to the merged result,
+/// and ZenML's "only what is set overrides" holds) and validated again as a whole.
+fn step_docker(
+    ctx: &mut Ctx,
+    settings: Option<&Node>,
+    path: &str,
+    pipeline_docker: &Node,
+    pipeline: &DockerSettings,
+) -> Result<DockerSettings> {
+    let own = settings_docker(ctx, settings, path)?;
+    let own_path = join(path, "docker");
+    docker::parse(ctx, &own, &own_path)?;
+    if matches!(&own.value, Value::Map(entries) if entries.is_empty()) {
+        return Ok(pipeline.clone());
+    }
+    let merged_node = yaml::merge(pipeline_docker, &own);
+    // Every field was checked above; warnings of this second pass would repeat them.
+    let mut quiet = Ctx::new(ctx.file, ctx.source);
+    let (merged, positions) = docker::parse(&mut quiet, &merged_node, &own_path)?;
+    if merged != *pipeline {
+        docker::validate(ctx, &merged, &positions, own.at, &own_path)?;
+    }
+    Ok(merged)
+}
+
+fn step_name(ctx: &Ctx, node: &Node, path: &str) -> Result<String> {
+    let name = ctx.non_empty_string(node, path)?;
+    let valid = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(ctx.error_with_help(
+            node.at,
+            path,
+            format!("`{name}` is not a valid step name"),
+            "use letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_` (it appears in image tags and container names)",
+        ));
+    }
+    Ok(name)
+}
+
+fn check_dependencies(ctx: &Ctx, steps: &[Step], after_nodes: &[Option<Node>]) -> Result<()> {
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    for (i, step) in steps.iter().enumerate() {
+        for (j, dependency) in step.after.iter().enumerate() {
+            let at = match after_nodes[i].as_ref().map(|n| &n.value) {
+                Some(Value::Seq(items)) => items[j].at,
+                _ => Position::new(1, 1),
+            };
+            let path = index(&format!("steps[{i}].after"), j);
+            if !names.contains(&dependency.as_str()) {
+                let help = crate::suggest::closest(dependency, names.iter().copied())
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!("the steps are: {}", names.join(", ")));
+                return Err(ctx.error_with_help(
+                    at,
+                    &path,
+                    format!(
+                        "step `{}` runs after `{dependency}`, which is not a step of this pipeline",
+                        step.name
+                    ),
+                    help,
+                ));
+            }
+        }
+    }
+    if let Err(cycle) = topological_order(steps) {
+        let first = steps.iter().position(|s| s.name == cycle[0]).unwrap_or(0);
+        let at = after_nodes[first]
+            .as_ref()
+            .map(|n| n.at)
+            .unwrap_or(Position::new(1, 1));
+        return Err(ctx.error(
+            at,
+            &format!("steps[{first}].after"),
+            format!(
+                "the steps depend on each other in a cycle: {}",
+                cycle.join(" → ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Kahn's algorithm, always taking the earliest ready step in file order. On a cycle,
+/// returns the names along one cycle (first name repeated at the end).
+fn topological_order(steps: &[Step]) -> std::result::Result<Vec<usize>, Vec<String>> {
+    let position = |name: &str| steps.iter().position(|s| s.name == name);
+    let mut done = vec![false; steps.len()];
+    let mut order = Vec::with_capacity(steps.len());
+    while order.len() < steps.len() {
+        let ready = (0..steps.len()).find(|&i| {
+            !done[i]
+                && steps[i]
+                    .after
+                    .iter()
+                    .all(|d| position(d).is_none_or(|j| done[j]))
+        });
+        match ready {
+            Some(i) => {
+                done[i] = true;
+                order.push(i);
+            }
+            None => return Err(find_cycle(steps, &done)),
+        }
+    }
+    Ok(order)
+}
+
+/// Follows unfinished dependencies from the first unfinished step until a step repeats.
+fn find_cycle(steps: &[Step], done: &[bool]) -> Vec<String> {
+    let position = |name: &str| steps.iter().position(|s| s.name == name);
+    let mut current = (0..steps.len()).find(|&i| !done[i]).unwrap_or(0);
+    let mut path: Vec<usize> = Vec::new();
+    loop {
+        if let Some(start) = path.iter().position(|&i| i == current) {
+            let mut cycle: Vec<String> = path[start..]
+                .iter()
+                .map(|&i| steps[i].name.clone())
+                .collect();
+            cycle.push(steps[current].name.clone());
+            return cycle;
+        }
+        path.push(current);
+        let next = steps[current]
+            .after
+            .iter()
+            .filter_map(|d| position(d))
+            .find(|&j| !done[j]);
+        match next {
+            Some(j) => current = j,
+            None => return path.iter().map(|&i| steps[i].name.clone()).collect(),
+        }
+    }
+}
+
+/// Every node's path → position, for [`Pipeline::position`].
+fn record_positions(node: &Node, path: &str, out: &mut BTreeMap<String, Position>) {
+    if !path.is_empty() {
+        out.insert(path.to_owned(), node.at);
+    }
+    match &node.value {
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                record_positions(item, &index(path, i), out);
+            }
+        }
+        Value::Map(entries) => {
+            for (key, value) in entries {
+                if let Value::Str(k) = &key.value {
+                    record_positions(value, &join(path, k), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn dedup(warnings: Vec<Warning>) -> Vec<Warning> {
+    let mut seen = BTreeSet::new();
+    warnings
+        .into_iter()
+        .filter(|w| seen.insert((w.line, w.column, w.field.clone(), w.message.clone())))
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! The sandbox: a fresh wasmtime store per call with nothing granted by default, limits on
+//! everything a plugin can consume, and checks on everything it returns. Owns the manifest
+//! (read before anything is compiled), one bindings module per released API version, and the
+//! on-disk cache of compiled components.
+
+pub mod builtin;
+mod cache;
+mod error;
+pub mod manifest;
+mod runtime;
+mod types;
+mod wit;
+
+pub use error::{ErrorKind, PluginError};
+pub use manifest::{Capability, Header, Manifest};
+pub use runtime::{Limits, LogLine, Origin, Outcome, Plugin, Runtime};
+pub use types::{Grants, GuestError, Integration, Request};
+pub use wit::SOURCE_EXPORT;

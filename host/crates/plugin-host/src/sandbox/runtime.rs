@@ -1,0 +1,541 @@
+//! The sandboxed plugin runtime: one wasmtime `Engine` per process, a fresh `Store` per call,
+//! and limits on everything a plugin can consume (time, memory, output, stderr, log lines).
+//! Nothing is granted by default: no environment, no network, no files; a read-only preopen
+//! or a host command only for a capability the manifest asks for and the call grants.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::cache::CompileCache;
+use super::error::{ErrorKind, PluginError};
+use super::manifest::{self, Capability, Header, Manifest};
+use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
+use super::wit::{self, SOURCE_EXPORT};
+
+/// Epoch ticks are this long; deadlines are counted in them.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Limits applied to every call. Defaults: 5 s, 128 MiB, 1 MiB of output.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub deadline: Duration,
+    pub memory: usize,
+    /// Total bytes of strings a call may return.
+    pub output: usize,
+    /// Bytes of guest stderr kept for error messages.
+    pub stderr: usize,
+    /// Log lines a call may write.
+    pub log_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(5),
+            memory: 128 << 20,
+            output: 1 << 20,
+            stderr: 64 << 10,
+            log_lines: 200,
+        }
+    }
+}
+
+/// Where a plugin came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Compiled into this host.
+    Builtin,
+    /// Installed into the user's plugin directory, or loaded from a file.
+    Installed(PathBuf),
+}
+
+/// A loaded plugin: its manifest, digest and compiled, pre-linked component.
+pub struct Plugin {
+    pub manifest: Manifest,
+    /// `sha256:<hex>` of the wasm bytes.
+    pub digest: String,
+    pub origin: Origin,
+    /// The API version of this host that serves it.
+    pub api: semver::Version,
+    pub header: Header,
+    pre: wit::PluginPre<HostState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("manifest", &self.manifest)
+            .field("digest", &self.digest)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// `name version`, as errors name it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.manifest.name, self.manifest.version)
+    }
+}
+
+/// A log line a plugin wrote during a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: &'static str,
+    pub message: String,
+}
+
+/// The result of a successful call, with what the plugin logged.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub value: T,
+    pub logs: Vec<LogLine>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: CompileCache,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached in `cache_dir`.
+    pub fn new(cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        start_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wit::add_to_linker(&mut linker)?;
+        let cache = CompileCache::new(cache_dir, &engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            limits,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How many components were compiled (not loaded from the cache) by this runtime.
+    pub fn compiles(&self) -> usize {
+        self.cache.compiles()
+    }
+
+    /// Checks, compiles (or loads from the cache) and links a plugin. The manifest and the API
+    /// line are checked before anything is compiled.
+    pub fn load(&self, wasm: &[u8], origin: Origin, label: &str) -> Result<Plugin, PluginError> {
+        let header = Header::read(wasm).map_err(|k| PluginError::new(label, k))?;
+        let label = format!("{} {}", header.manifest.name, header.manifest.version);
+        let fail = |kind| PluginError::new(label.clone(), kind);
+        let api = manifest::check_api(&header.manifest).map_err(fail)?;
+        let source_api = header
+            .export_version(SOURCE_EXPORT)
+            .ok_or_else(|| fail(ErrorKind::MissingExport(format!("{SOURCE_EXPORT}@1.x"))))?;
+        if source_api.major != api.major {
+            return Err(fail(ErrorKind::IncompatibleApi {
+                needs: format!("{source_api} (the version it was built against)"),
+                supported: manifest::supported_api(),
+            }));
+        }
+        let digest = hex::encode(Sha256::digest(wasm));
+        let component = self
+            .cache
+            .load(&self.engine, wasm, &digest)
+            .map_err(|e| fail(ErrorKind::Compile(format!("{e:#}"))))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
+        let pre = wit::PluginPre::new(&source_api, instance_pre)
+            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
+        Ok(Plugin {
+            manifest: header.manifest.clone(),
+            digest: format!("sha256:{digest}"),
+            origin,
+            api,
+            header,
+            pre,
+        })
+    }
+
+    /// Asks a plugin for its contribution.
+    pub fn contribute(
+        &self,
+        plugin: &Plugin,
+        request: &Request,
+    ) -> Result<Outcome<Contribution>, PluginError> {
+        let grants = effective_grants(plugin, &request.grants)?;
+        let wit_request = wit::api::Request::from(&Request {
+            grants: grants.clone(),
+            ..request.clone()
+        });
+        // Only failures a missing grant can cause (something unavailable, a crash) get the
+        // note; a bad name or bad settings are the plugin's own answer.
+        let with_hint = |mut e: PluginError| {
+            if matches!(
+                e.kind,
+                ErrorKind::Guest(GuestError::Unavailable(_) | GuestError::Internal(_))
+                    | ErrorKind::Crashed(_)
+            ) {
+                e.hint = ungranted_hint(plugin, &grants);
+            }
+            e
+        };
+        let outcome = self
+            .call(plugin, &grants, request.base_dir.clone(), |store, pre| {
+                pre.contribute(store, &wit_request)
+            })
+            .map_err(with_hint)?;
+        let fail = |kind| PluginError::new(plugin.label(), kind);
+        let contribution: Contribution = match outcome.value {
+            Ok(c) => c.into(),
+            Err(e) => return Err(with_hint(fail(ErrorKind::Guest(e.into())))),
+        };
+        check_contribution(&contribution, self.limits.output).map_err(fail)?;
+        Ok(Outcome {
+            value: contribution,
+            logs: outcome.logs,
+        })
+    }
+
+    /// The integrations a plugin provides (empty for a plain requirement source).
+    pub fn catalogue(
+        &self,
+        plugin: &Plugin,
+        platform: &Platform,
+    ) -> Result<Outcome<Vec<Integration>>, PluginError> {
+        let platform = platform.into();
+        let outcome = self.call(
+            plugin,
+            &Grants::default(),
+            PathBuf::from("/"),
+            |store, pre| pre.integrations(store, &platform),
+        )?;
+        let integrations: Vec<Integration> = outcome.value.into_iter().map(Into::into).collect();
+        check_catalogue(&integrations, self.limits.output)
+            .map_err(|k| PluginError::new(plugin.label(), k))?;
+        Ok(Outcome {
+            value: integrations,
+            logs: outcome.logs,
+        })
+    }
+
+    /// One call in a fresh store with the limits applied; every failure becomes a
+    /// `PluginError` naming the plugin, with the guest's stderr.
+    fn call<R>(
+        &self,
+        plugin: &Plugin,
+        grants: &Grants,
+        base_dir: PathBuf,
+        f: impl FnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<Outcome<R>, PluginError> {
+        let stderr = MemoryOutputPipe::new(self.limits.stderr);
+        let label = plugin.label();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone());
+        for dir in &grants.read {
+            let guest = dir.display().to_string();
+            wasi.preopened_dir(dir, &guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    PluginError::new(
+                        &label,
+                        ErrorKind::Refused(format!("read access to {guest}: {e:#}")),
+                    )
+                })?;
+        }
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits,
+            exec: grants.exec.clone(),
+            base_dir,
+            logs: Vec::new(),
+            max_logs: self.limits.log_lines,
+            plugin: label.clone(),
+            plugin_name: plugin.manifest.name.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(self.limits.deadline));
+        store.epoch_deadline_trap();
+        let result = f(&mut store, &plugin.pre);
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        drop(store);
+        match result {
+            Ok(value) => Ok(Outcome { value, logs }),
+            Err(e) => Err(PluginError {
+                plugin: label,
+                kind: self.classify(e),
+                stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+                hint: None,
+            }),
+        }
+    }
+
+    fn classify(&self, e: wasmtime::Error) -> ErrorKind {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => return ErrorKind::Timeout(self.limits.deadline),
+            Some(trap) => return ErrorKind::Crashed(trap.to_string()),
+            None => {}
+        }
+        let text = format!("{e:#}");
+        if text.contains("forcing trap when growing memory") {
+            ErrorKind::MemoryLimit(self.limits.memory)
+        } else {
+            ErrorKind::Crashed(text)
+        }
+    }
+}
+
+fn ticks(deadline: Duration) -> u64 {
+    (deadline.as_millis() / TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// One thread per process advances the epoch; it ends with the engine.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("dockwright-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawn the epoch ticker");
+}
+
+/// The grants of a call, limited to what the plugin's manifest asks for. A grant of a
+/// capability the plugin never asked for is dropped; nothing else is ever granted.
+fn effective_grants(plugin: &Plugin, granted: &Grants) -> Result<Grants, PluginError> {
+    let asks = &plugin.manifest.capabilities;
+    let read = if asks.contains(&Capability::Read) {
+        granted.read.clone()
+    } else {
+        Vec::new()
+    };
+    let exec = granted
+        .exec
+        .iter()
+        .filter(|p| asks.contains(&Capability::Exec((*p).clone())))
+        .cloned()
+        .collect();
+    for dir in &read {
+        if !dir.is_absolute() {
+            return Err(PluginError::new(
+                plugin.label(),
+                ErrorKind::Refused(format!(
+                    "read grant `{}` is not an absolute path",
+                    dir.display()
+                )),
+            ));
+        }
+    }
+    Ok(Grants { read, exec })
+}
+
+/// For a failed call of a third-party plugin: the capabilities its manifest asks for that
+/// this call did not get, and how to grant them. The sandbox only ever shows a plugin
+/// "file not found" or "refused", so the user would otherwise not learn that a grant is
+/// missing. Built-in plugins get their grants from the settings, so no hint applies.
+fn ungranted_hint(plugin: &Plugin, granted: &Grants) -> Option<Box<str>> {
+    if plugin.origin == Origin::Builtin {
+        return None;
+    }
+    let name = &plugin.manifest.name;
+    let missing: Vec<(String, String)> = plugin
+        .manifest
+        .capabilities
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Read if granted.read.is_empty() => Some((
+                "read".to_string(),
+                format!("{{{name}: {{read: [<directory>]}}}}"),
+            )),
+            Capability::Exec(p) if !granted.exec.contains(p) => {
+                Some((format!("exec:{p}"), format!("{{{name}: {{exec: [{p}]}}}}")))
+            }
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let asked: Vec<String> = missing.iter().map(|(c, _)| format!("`{c}`")).collect();
+    let how: Vec<String> = missing
+        .iter()
+        .map(|(_, g)| format!("`grants: {g}`"))
+        .collect();
+    Some(
+        format!(
+            "plugin `{name}` asks for the capability {} but the pipeline does not grant it; \
+         if it needs it, grant it in dockwright.yaml with {}",
+            asked.join(", "),
+            how.join(" and ")
+        )
+        .into(),
+    )
+}
+
+/// Host-side checks of a contribution: its size, and text that could not be written into a
+/// requirements file or an apt line as is.
+fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
+    let size: usize = c
+        .requirements
+        .iter()
+        .map(|r| r.line.len() + r.origin.len())
+        .sum::<usize>()
+        + c.apt_packages
+            .iter()
+            .chain(&c.notes)
+            .map(String::len)
+            .sum::<usize>();
+    if size > limit {
+        return Err(ErrorKind::OutputTooLarge { size, limit });
+    }
+    for r in &c.requirements {
+        single_line("requirement", &r.line)?;
+        if r.line.trim().is_empty() {
+            return Err(ErrorKind::MalformedOutput(format!(
+                "an empty requirement line (origin `{}`)",
+                r.origin
+            )));
+        }
+    }
+    for p in &c.apt_packages {
+        apt_package(p)?;
+    }
+    Ok(())
+}
+
+fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), ErrorKind> {
+    let size: usize = integrations
+        .iter()
+        .map(|i| {
+            i.name.len()
+                + i.description.len()
+                + i.requirements
+                    .iter()
+                    .chain(&i.apt_packages)
+                    .map(String::len)
+                    .sum::<usize>()
+        })
+        .sum();
+    if size > limit {
+        return Err(ErrorKind::OutputTooLarge { size, limit });
+    }
+    for i in integrations {
+        single_line("integration name", &i.name)?;
+        for r in &i.requirements {
+            single_line("requirement", r)?;
+        }
+        for p in &i.apt_packages {
+            apt_package(p)?;
+        }
+    }
+    Ok(())
+}
+
+fn single_line(what: &str, s: &str) -> Result<(), ErrorKind> {
+    if s.chars().any(char::is_control) {
+        return Err(ErrorKind::MalformedOutput(format!(
+            "{what} {s:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// An apt package spec, by the same rule the settings and the Dockerfile apply.
+fn apt_package(p: &str) -> Result<(), ErrorKind> {
+    dockwright_plan::docker_syntax::check_apt_package(p).map_err(ErrorKind::MalformedOutput)
+}
+
+/// What a store holds during one call.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    exec: Vec<String>,
+    base_dir: PathBuf,
+    logs: Vec<LogLine>,
+    max_logs: usize,
+    plugin: String,
+    /// The manifest name, as `grants:` keys plugins.
+    plugin_name: String,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+use wit::host_api as wit_host;
+
+impl wit_host::Host for HostState {
+    fn log(&mut self, level: wit_host::LogLevel, message: String) {
+        if self.logs.len() >= self.max_logs {
+            return;
+        }
+        let level = match level {
+            wit_host::LogLevel::Debug => "debug",
+            wit_host::LogLevel::Info => "info",
+            wit_host::LogLevel::Warn => "warn",
+            wit_host::LogLevel::Error => "error",
+        };
+        let mut message = message;
+        message.truncate(message.floor_char_boundary(4096));
+        self.logs.push(LogLine { level, message });
+    }
+
+    fn exec(&mut self, program: String, args: Vec<String>) -> Result<wit_host::ExecOutput, String> {
+        if !self.exec.contains(&program) {
+            return Err(format!(
+                "running `{program}` was refused: the pipeline did not grant it to plugin {}. \
+                 Grant it in dockwright.yaml: `grants: {{{}: {{exec: [{program}]}}}}`",
+                self.plugin, self.plugin_name
+            ));
+        }
+        let output = std::process::Command::new(&program)
+            .args(&args)
+            .current_dir(&self.base_dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running `{program}`: {e}"))?;
+        Ok(wit_host::ExecOutput {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    fn host_api_version(&mut self) -> String {
+        manifest::HOST_API[0].to_string()
+    }
+}
+
+impl wit::api::Host for HostState {}

@@ -1,0 +1,411 @@
+//! Calling the requirement sources for one image's settings: which plugin serves which
+//! setting, what it is granted, and routing `required_integrations` to the providers whose
+//! catalogue holds each name (or, when several claim a name, the one the pipeline's
+//! `integration_providers` names). The setting that asks for the work is the grant for the
+//! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+pub mod local_env;
+
+use crate::Registry;
+use crate::sandbox::{Grants, Origin, Plugin, PluginError, Request};
+use dockwright_plan::contribution::{Group, Platform, Sourced};
+use dockwright_plan::settings::{DockerSettings, Pipeline, Requirements};
+
+/// Why the requirement sources could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("replicate_local_python_environment: {0}")]
+    LocalEnvironment(#[from] local_env::LocateError),
+    #[error("the built-in plugin `{0}` is missing from this build")]
+    MissingBuiltin(&'static str),
+    #[error(
+        "unknown integration `{name}` in required_integrations of {file}{}",
+        suggest(suggestions)
+    )]
+    UnknownIntegration {
+        name: String,
+        file: String,
+        suggestions: Vec<String>,
+    },
+    #[error(
+        "integration `{name}` is provided by more than one plugin: {}; say which one wins in \
+         {file}, e.g. `integration_providers: {{{name}: {example}}}`",
+        .providers.join(" and ")
+    )]
+    AmbiguousIntegration {
+        name: String,
+        file: String,
+        /// Labels (`name version`) of the claimants.
+        providers: Vec<String>,
+        /// A plugin name to show in the suggestion.
+        example: String,
+    },
+    #[error(
+        "integration_providers in {file}: `{name}` is to come from `{chosen}`, {}",
+        match providers.as_slice() {
+            [] => format!("but no integration provider provides `{name}`"),
+            all => format!("but only {} provide(s) it", all.join(", ")),
+        }
+    )]
+    ChosenProviderLacks {
+        name: String,
+        chosen: String,
+        file: String,
+        providers: Vec<String>,
+    },
+    #[error(
+        "integration_providers in {file}: `{chosen}` (for `{name}`) is not an installed \
+         integration provider (providers: {})",
+        .providers.join(", ")
+    )]
+    UnknownProvider {
+        name: String,
+        chosen: String,
+        file: String,
+        providers: Vec<String>,
+    },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    dockwright_plan::suggest::then_did_you_mean(suggestions)
+}
+
+/// What the sources answered for one image's settings.
+#[derive(Debug, Default)]
+pub struct Answers {
+    /// What each source contributed, in group order.
+    pub sourced: Vec<Sourced>,
+    /// The warnings and errors the plugins logged on the way, for the user.
+    pub logs: Vec<PluginLog>,
+}
+
+/// A warning or error a plugin logged during a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginLog {
+    /// `name version` of the plugin.
+    pub plugin: String,
+    /// `warn` or `error`.
+    pub level: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for PluginLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: plugin {}: {}",
+            self.level, self.plugin, self.message
+        )
+    }
+}
+
+/// Asks every source the settings need, in group order, and returns what each contributed.
+/// Any failure fails the whole set: no partial requirement set is returned.
+pub fn gather(
+    registry: &Registry,
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    platform: &Platform,
+) -> Result<Answers, SourceError> {
+    let mut out = Answers::default();
+    let base_dir = pipeline.base_dir.as_path();
+    if let Some(export) = &docker.replicate_local_python_environment {
+        let setting = serde_json::to_value(export).expect("plain data");
+        let request = local_env::request(&setting, base_dir, platform.clone(), None)?;
+        call(
+            registry,
+            builtin(registry, "local-env")?,
+            &request,
+            &mut out,
+        )?;
+    }
+    if docker.requirements.is_some() || docker.pyproject_path.is_some() {
+        let request = requirements_request(docker, base_dir, platform);
+        call(
+            registry,
+            builtin(registry, "requirements")?,
+            &request,
+            &mut out,
+        )?;
+    }
+    integrations(registry, pipeline, docker, platform, &mut out)?;
+    if let Some(stack) = &pipeline.stack
+        && docker.install_stack_requirements
+        && !stack.components.is_empty()
+    {
+        let request = Request {
+            platform: platform.clone(),
+            settings: json!({"stack": stack, "install_stack_requirements": true}),
+            base_dir: base_dir.to_path_buf(),
+            grants: Grants::default(),
+        };
+        call(registry, builtin(registry, "stack")?, &request, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Platform) -> Request {
+    let mut grants = Grants::default();
+    if let Some(Requirements::File(path)) = &docker.requirements {
+        grants.read.push(parent_dir(&base_dir.join(path)));
+    }
+    if let Some(path) = &docker.pyproject_path {
+        grants.read.push(parent_dir(&base_dir.join(path)));
+        grants.exec = export_programs(docker.pyproject_export_command.as_deref());
+    }
+    Request {
+        platform: platform.clone(),
+        settings: json!({
+            "requirements": docker.requirements,
+            "pyproject_path": docker.pyproject_path,
+            "pyproject_export_command": docker.pyproject_export_command,
+        }),
+        base_dir: base_dir.to_path_buf(),
+        grants,
+    }
+}
+
+/// The programs ZenML's default pyproject export commands run, in the order it tries them.
+pub const DEFAULT_EXPORT_PROGRAMS: [&str; 2] = ["uv", "poetry"];
+
+/// What exporting `pyproject_path` may run: the command's program, else the defaults'.
+fn export_programs(command: Option<&[String]>) -> Vec<String> {
+    match command {
+        Some(words) => words.first().cloned().into_iter().collect(),
+        None => DEFAULT_EXPORT_PROGRAMS.map(String::from).to_vec(),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Routes each required integration to the one provider that knows it, then asks each
+/// provider for its share, in the order the names were given.
+fn integrations(
+    registry: &Registry,
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    platform: &Platform,
+    out: &mut Answers,
+) -> Result<(), SourceError> {
+    if docker.required_integrations.is_empty() {
+        return Ok(());
+    }
+    let providers: Vec<&Plugin> = registry
+        .plugins
+        .iter()
+        .filter(|p| p.manifest.group == Group::Integrations && p.manifest.name != "stack")
+        .collect();
+    let file = pipeline.file.display().to_string();
+    // Integration name → every provider whose catalogue lists it, in registry order.
+    let mut claimants: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
+    let mut known = Vec::new();
+    for provider in &providers {
+        for integration in registry.runtime.catalogue(provider, platform)?.value {
+            let claim = claimants.entry(integration.name.clone()).or_default();
+            if claim.is_empty() {
+                known.push(integration.name);
+            }
+            if !claim.iter().any(|p| p.digest == provider.digest) {
+                claim.push(provider);
+            }
+        }
+    }
+    for (name, chosen) in &pipeline.integration_providers {
+        if !providers.iter().any(|p| &p.manifest.name == chosen) {
+            return Err(SourceError::UnknownProvider {
+                name: name.clone(),
+                chosen: chosen.clone(),
+                file,
+                providers: providers.iter().map(|p| p.manifest.name.clone()).collect(),
+            });
+        }
+    }
+    let mut catalogue: BTreeMap<String, &Plugin> = BTreeMap::new();
+    for name in &docker.required_integrations {
+        let Some(claim) = claimants.get(name) else {
+            continue; // reported as unknown below, with suggestions
+        };
+        let provider = match pipeline.integration_providers.get(name) {
+            Some(chosen) => *claim
+                .iter()
+                .find(|p| &p.manifest.name == chosen)
+                .ok_or_else(|| SourceError::ChosenProviderLacks {
+                    name: name.clone(),
+                    chosen: chosen.clone(),
+                    file: file.clone(),
+                    providers: claim.iter().map(|p| p.label()).collect(),
+                })?,
+            None => match claim.as_slice() {
+                [only] => *only,
+                many => {
+                    return Err(SourceError::AmbiguousIntegration {
+                        name: name.clone(),
+                        file,
+                        providers: many.iter().map(|p| p.label()).collect(),
+                        example: many
+                            .iter()
+                            .find(|p| p.origin != Origin::Builtin)
+                            .unwrap_or(&many[0])
+                            .manifest
+                            .name
+                            .clone(),
+                    });
+                }
+            },
+        };
+        catalogue.insert(name.clone(), provider);
+    }
+    let mut per_provider: Vec<(&Plugin, Vec<String>)> = Vec::new();
+    for name in &docker.required_integrations {
+        let Some(provider) = catalogue.get(name) else {
+            return Err(SourceError::UnknownIntegration {
+                name: name.clone(),
+                file: pipeline.file.display().to_string(),
+                suggestions: closest(name, &known),
+            });
+        };
+        match per_provider
+            .iter_mut()
+            .find(|(p, _)| p.digest == provider.digest)
+        {
+            Some((_, names)) => names.push(name.clone()),
+            None => per_provider.push((provider, vec![name.clone()])),
+        }
+    }
+    for (provider, names) in per_provider {
+        let request = Request {
+            platform: platform.clone(),
+            settings: json!({"required_integrations": names}),
+            base_dir: pipeline.base_dir.clone(),
+            grants: third_party_grants(pipeline, provider),
+        };
+        call(registry, provider, &request, out)?;
+    }
+    Ok(())
+}
+
+/// For suggestions only: names match exactly, as in ZenML 0.98 (`Sklearn` is unknown), but
+/// a slip in case or `-`/`_` still finds its name.
+fn closest(name: &str, known: &[String]) -> Vec<String> {
+    dockwright_plan::suggest::closest_few(name, known)
+}
+
+/// What `grants:` in the pipeline gives a plugin that is not built in.
+fn third_party_grants(pipeline: &Pipeline, plugin: &Plugin) -> Grants {
+    if plugin.origin == Origin::Builtin {
+        return Grants::default();
+    }
+    pipeline
+        .grants
+        .get(&plugin.manifest.name)
+        .map(|g| Grants {
+            read: g.read.iter().map(|dir| normalize_dir(dir)).collect(),
+            exec: g.exec.clone(),
+        })
+        .unwrap_or_default()
+}
+
+/// `/p/./data/..` → `/p`: the plugin sees a granted directory at its host path, and opens
+/// files by the paths it is given (`base_dir/...`), which never contain `.` or `..`.
+fn normalize_dir(dir: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in dir.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn builtin<'r>(registry: &'r Registry, name: &'static str) -> Result<&'r Plugin, SourceError> {
+    registry
+        .plugins
+        .iter()
+        .find(|p| p.origin == Origin::Builtin && p.manifest.name == name)
+        .ok_or(SourceError::MissingBuiltin(name))
+}
+
+fn call(
+    registry: &Registry,
+    plugin: &Plugin,
+    request: &Request,
+    out: &mut Answers,
+) -> Result<(), SourceError> {
+    let outcome = registry.runtime.contribute(plugin, request)?;
+    out.logs.extend(
+        outcome
+            .logs
+            .into_iter()
+            .filter(|log| matches!(log.level, "warn" | "error"))
+            .map(|log| PluginLog {
+                plugin: plugin.label(),
+                level: log.level,
+                message: log.message,
+            }),
+    );
+    out.sourced.push(Sourced {
+        plugin: plugin.label(),
+        digest: plugin.digest.clone(),
+        group: plugin.manifest.group,
+        contribution: outcome.value,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(docker: &DockerSettings) -> Grants {
+        requirements_request(docker, Path::new("/p"), &Platform::default()).grants
+    }
+
+    #[test]
+    fn pyproject_export_is_granted_exactly_its_program_and_only_with_a_pyproject() {
+        let mut docker = DockerSettings {
+            pyproject_export_command: Some(vec!["python3".into(), "export.py".into()]),
+            requirements: Some(Requirements::File("deps/requirements.txt".into())),
+            ..DockerSettings::default()
+        };
+        // A command alone runs nothing: ZenML ignores it without `pyproject_path`.
+        assert_eq!(
+            grants(&docker),
+            Grants {
+                read: vec![PathBuf::from("/p/deps")],
+                exec: vec![],
+            }
+        );
+        docker.pyproject_path = Some("proj/pyproject.toml".into());
+        assert_eq!(grants(&docker).exec, ["python3"]);
+        assert_eq!(
+            grants(&docker).read,
+            [PathBuf::from("/p/deps"), PathBuf::from("/p/proj")]
+        );
+        docker.pyproject_export_command = None;
+        assert_eq!(grants(&docker).exec, ["uv", "poetry"]);
+    }
+
+    #[test]
+    fn granted_directories_lose_dot_segments() {
+        assert_eq!(
+            normalize_dir(Path::new("/p/./data/../shared/.")),
+            PathBuf::from("/p/shared")
+        );
+    }
+}

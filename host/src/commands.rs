@@ -1,0 +1,371 @@
+//! One entry point per command, returning data: the CLI parses its arguments, calls one of
+//! these and prints what comes back. Each follows the data flow of DESIGN.md §1 as far as its
+//! command goes:
+//!
+//! ```text
+//! requirements: settings → plugins → requirements
+//! plan:         … → plan (with dockwright.lock checked)
+//! build:        … → engine (images)
+//! run:          … → engine → run (steps)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::Dirs;
+use crate::context::HashCache;
+use crate::contribution::Platform;
+use crate::engine::{BuildProgress, Engine, EngineError, LogLine, RegistryAuth};
+use crate::images::{self, ImageResult, ImagesError, ImagesOptions};
+use crate::plan::{self, ImageInputs, ImagePlan, Plan, PlanError};
+use crate::plugins::distribution::lock::{self, LockError, LockOutcome, Locked};
+use crate::plugins::sources::{self, PluginLog, SourceError};
+use crate::plugins::{Integration, Limits, Registry};
+use crate::records::{self, Records};
+use crate::requirements::{self, InvalidLine, RequirementSet};
+use crate::run::{self, RunError, RunOptions};
+use crate::settings::{self, DockerSettings, Pipeline, SettingsError};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Plugins(anyhow::Error),
+    #[error(transparent)]
+    Sources(#[from] SourceError),
+    #[error(transparent)]
+    Requirements(#[from] InvalidLine),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Images(#[from] ImagesError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// What every command runs with: where Dockwright keeps its files, and the plugin limits.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub dirs: Dirs,
+    pub limits: Limits,
+}
+
+impl Host {
+    /// The built-in and installed plugins.
+    pub fn registry(&self) -> Result<Registry, Error> {
+        Registry::load(&self.dirs.cache, &self.dirs.plugins, self.limits.clone())
+            .map_err(Error::Plugins)
+    }
+
+    fn records(&self) -> Records {
+        Records::new(records::dir_for(&self.dirs.builds))
+    }
+}
+
+/// The pipeline a command works on, and how strictly.
+#[derive(Clone, Debug)]
+pub struct PipelineArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// A requirements conflict is an error.
+    pub strict: bool,
+    /// Accept and record plugins whose version or digest differs from `dockwright.lock`.
+    pub update_lock: bool,
+}
+
+/// One distinct docker settings of the pipeline, the steps that use it and its merged
+/// requirements.
+pub struct SettingsGroup {
+    pub docker: DockerSettings,
+    pub steps: Vec<String>,
+    pub platform: Platform,
+    pub requirements: RequirementSet,
+    pub plugin_digests: Vec<String>,
+}
+
+/// A loaded pipeline with its requirements gathered.
+pub struct Gathered {
+    pub pipeline: Pipeline,
+    pub groups: Vec<SettingsGroup>,
+    /// The warnings and errors the plugins logged.
+    pub logs: Vec<PluginLog>,
+}
+
+/// A pipeline planned: what `plan` shows, and what `build` and `run` go on from.
+pub struct Planned {
+    pub gathered: Gathered,
+    pub plan: Plan,
+    /// What happened to `dockwright.lock`.
+    pub lock: LockOutcome,
+}
+
+impl Planned {
+    /// Everything the user should be warned about, each once: the plan's warnings, then what
+    /// the plugins logged.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .plan
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {w}"))
+            .collect();
+        for log in &self.gathered.logs {
+            let line = log.to_string();
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+        out
+    }
+
+    /// Whether the final images are pushed: asked for, or the stack has a registry.
+    pub fn pushes(&self, asked: bool) -> bool {
+        asked || plan::container_registry(&self.gathered.pipeline).is_some()
+    }
+}
+
+/// `dockwright requirements`: the pipeline's requirement groups, each line with its origin.
+pub fn requirements(host: &Host, file: &Path) -> Result<Gathered, Error> {
+    gather(file, &host.registry()?)
+}
+
+/// `dockwright plan`: the images the pipeline needs, without Docker.
+pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
+    let registry = host.registry()?;
+    let gathered = gather(&args.file, &registry)?;
+    let lock = check_lock(&gathered, &registry, args.update_lock)?;
+    let mut cache =
+        HashCache::load(&host.dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
+    let plan = plan_gathered(&gathered, &mut cache, args.strict)?;
+    // Only a cache: failing to save it costs speed next time, not correctness.
+    let _ = cache.save();
+    Ok(Planned {
+        gathered,
+        plan,
+        lock,
+    })
+}
+
+/// `dockwright plan --explain`: per image, why it will be built or reused, against the
+/// records of earlier builds.
+pub fn explain(host: &Host, plan: &Plan) -> Vec<Vec<String>> {
+    let records = host.records();
+    plan.images
+        .iter()
+        .map(|image| match image.kind {
+            plan::ImageKind::Parent => vec!["used as is: nothing to add to it".to_string()],
+            _ => records::explain(image, records.last(&image.name).as_ref()),
+        })
+        .collect()
+}
+
+/// `dockwright build`: builds (or reuses) every planned image, pushing the final ones when
+/// `push`. `progress` gives each image's build a progress display.
+pub async fn build(
+    host: &Host,
+    planned: &Planned,
+    push: bool,
+    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+) -> Result<Vec<ImageResult>, Error> {
+    let engine = Engine::connect().await?;
+    build_on(&engine, host, planned, push, progress).await
+}
+
+/// How `dockwright run` runs the steps.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// Steps run at the same time, at most.
+    pub jobs: usize,
+    /// Keep the steps' containers.
+    pub keep: bool,
+    /// Push the final images.
+    pub push: bool,
+}
+
+/// `dockwright run`: builds (or reuses) the images, then runs the steps in dependency order.
+pub async fn run(
+    host: &Host,
+    planned: &Planned,
+    args: &RunArgs,
+    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+    on_line: impl Fn(&LogLine) + Send + Sync + Clone + 'static,
+) -> Result<Vec<ImageResult>, Error> {
+    let engine = Engine::connect().await?;
+    let images = build_on(&engine, host, planned, args.push, progress).await?;
+    let pipeline = &planned.gathered.pipeline;
+    let options = RunOptions {
+        jobs: args.jobs,
+        keep: args.keep,
+        volume: run::artifacts_volume(pipeline),
+    };
+    run::run_steps(&engine, pipeline, &planned.plan, &options, on_line).await?;
+    Ok(images)
+}
+
+/// One integration and the provider that offers it.
+pub struct Offered {
+    /// `name version` of the provider.
+    pub provider: String,
+    pub integration: Integration,
+}
+
+/// `dockwright integrations list`: every installed provider's catalogue.
+pub fn integrations(host: &Host) -> Result<Vec<Offered>, Error> {
+    let registry = host.registry()?;
+    let platform = Platform::default();
+    let mut out = Vec::new();
+    for plugin in registry
+        .plugins
+        .iter()
+        .filter(|p| p.manifest.group == crate::contribution::Group::Integrations)
+    {
+        let catalogue = registry
+            .runtime
+            .catalogue(plugin, &platform)
+            .map_err(SourceError::from)?;
+        out.extend(catalogue.value.into_iter().map(|integration| Offered {
+            provider: plugin.label(),
+            integration,
+        }));
+    }
+    Ok(out)
+}
+
+async fn build_on(
+    engine: &Engine,
+    host: &Host,
+    planned: &Planned,
+    push: bool,
+    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+) -> Result<Vec<ImageResult>, Error> {
+    let options = ImagesOptions {
+        push: planned.pushes(push),
+        auth: RegistryAuth::FromDockerConfig,
+        lock_dir: host.dirs.builds.join("locks"),
+        records: host.records(),
+    };
+    Ok(images::build_images(engine, &planned.plan, &options, progress).await?)
+}
+
+/// Loads the pipeline file and asks the requirement sources, once per distinct settings.
+/// The plugins the pipeline pins must be installed at a matching version first.
+fn gather(path: &Path, registry: &Registry) -> Result<Gathered, Error> {
+    let pipeline = settings::load(path)?;
+    lock::check_pins(&pipeline, registry)?;
+    let mut groups: Vec<SettingsGroup> = Vec::new();
+    let mut logs = Vec::new();
+    for (docker, steps) in distinct_settings(&pipeline) {
+        let platform = plan::platform_for(&docker);
+        let answers = if docker.skip_build {
+            sources::Answers::default()
+        } else {
+            sources::gather(registry, &pipeline, &docker, &platform)?
+        };
+        let requirements = requirements::merge(&answers.sourced, &platform)?;
+        let plugin_digests = answers.sourced.iter().map(|s| s.digest.clone()).collect();
+        logs.extend(answers.logs);
+        groups.push(SettingsGroup {
+            docker,
+            steps,
+            platform,
+            requirements,
+            plugin_digests,
+        });
+    }
+    Ok(Gathered {
+        pipeline,
+        groups,
+        logs,
+    })
+}
+
+/// Each distinct docker settings with the steps that use it, in step order; the pipeline's
+/// own settings when it has no steps.
+fn distinct_settings(pipeline: &Pipeline) -> Vec<(DockerSettings, Vec<String>)> {
+    let mut distinct: Vec<(DockerSettings, Vec<String>)> = Vec::new();
+    if pipeline.steps.is_empty() {
+        distinct.push((pipeline.docker.clone(), Vec::new()));
+    }
+    for step in &pipeline.steps {
+        match distinct
+            .iter_mut()
+            .find(|(docker, _)| *docker == step.docker)
+        {
+            Some((_, steps)) => steps.push(step.name.clone()),
+            None => distinct.push((step.docker.clone(), vec![step.name.clone()])),
+        }
+    }
+    distinct
+}
+
+/// The plugins this gathering used, as `dockwright.lock` records them: every plugin that
+/// contributed to some image, and every plugin the pipeline pins.
+fn used_plugins(gathered: &Gathered, registry: &Registry) -> Vec<Locked> {
+    let digests: Vec<&String> = gathered
+        .groups
+        .iter()
+        .flat_map(|g| &g.plugin_digests)
+        .collect();
+    registry
+        .plugins
+        .iter()
+        .filter(|p| {
+            digests.contains(&&p.digest)
+                || gathered
+                    .pipeline
+                    .plugins
+                    .iter()
+                    .any(|pin| pin.name == p.manifest.name)
+        })
+        .map(Locked::of)
+        .collect()
+}
+
+/// Checks the pipeline's `dockwright.lock` against the plugins this gathering used, and
+/// writes it when it is new or gained or lost entries (or, with `update`, changed). A
+/// pipeline that pins no plugin and uses only built-in ones gets no lock unless `update`.
+fn check_lock(
+    gathered: &Gathered,
+    registry: &Registry,
+    update: bool,
+) -> Result<LockOutcome, Error> {
+    let used = used_plugins(gathered, registry);
+    let needed =
+        !gathered.pipeline.plugins.is_empty() || used.iter().any(|p| p.source != "built-in");
+    Ok(lock::check_and_write(
+        &lock::path_for(&gathered.pipeline),
+        &used,
+        needed,
+        update,
+    )?)
+}
+
+/// Plans the gathered pipeline. With `strict`, a requirements conflict is an error.
+fn plan_gathered(gathered: &Gathered, cache: &mut HashCache, strict: bool) -> Result<Plan, Error> {
+    if strict {
+        let conflicts: Vec<String> = gathered
+            .groups
+            .iter()
+            .flat_map(|g| g.requirements.conflicts.iter().map(ToString::to_string))
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(PlanError::Conflicts { conflicts }.into());
+        }
+    }
+    let inputs: Vec<ImageInputs<'_>> = gathered
+        .groups
+        .iter()
+        .map(|g| ImageInputs {
+            docker: &g.docker,
+            requirements: &g.requirements,
+            plugin_digests: g.plugin_digests.clone(),
+            steps: g.steps.clone(),
+        })
+        .collect();
+    Ok(plan::plan(&gathered.pipeline, &inputs, cache)?)
+}

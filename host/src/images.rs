@@ -1,0 +1,234 @@
+//! From a plan to images on the engine: each planned image, in build order, is used as is (a
+//! parent, found or pulled), reused (an image with its build key exists) or built, then
+//! recorded, and the final images pushed when asked. Reuse itself is the engine's
+//! ([`Engine::reuse_or_build`]); nothing here talks to bollard.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::base_image;
+use crate::engine::{BuildJob, BuildProgress, Builder, Engine, EngineError, RegistryAuth};
+use crate::plan::{ImageKind, ImagePlan, Plan};
+use crate::records::{Record, Records};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    // The cause is part of the message and deliberately not a `source`: printed as a
+    // chain (`{:#}`), it would appear twice.
+    #[error("image {image}: {error}")]
+    Engine { image: String, error: EngineError },
+    #[error("the parent image {image} is not on this engine and could not be pulled: {message}")]
+    MissingParent { image: String, message: String },
+    #[error("recording the build of {image}: {error}")]
+    Record {
+        image: String,
+        error: std::io::Error,
+    },
+}
+
+/// What happened to one planned image.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ImageResult {
+    pub name: String,
+    pub build_key: String,
+    pub image_id: String,
+    /// Used as is (a parent image).
+    pub existing: bool,
+    /// An image with the build key existed: nothing was built, no context sent.
+    pub reused: bool,
+    pub pushed_digest: Option<String>,
+}
+
+/// How to build a plan's images.
+pub struct ImagesOptions {
+    pub push: bool,
+    pub auth: RegistryAuth,
+    pub lock_dir: PathBuf,
+    pub records: Records,
+}
+
+/// Builds or reuses every image of the plan, in order. Stops at the first failure; nothing
+/// is recorded for an image that was not built.
+pub async fn build_images(
+    engine: &Engine,
+    plan: &Plan,
+    options: &ImagesOptions,
+    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+) -> Result<Vec<ImageResult>, ImagesError> {
+    let mut results = Vec::new();
+    let finals = final_images(plan);
+    let planned: BTreeSet<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
+    for image in &plan.images {
+        let from = match image.kind {
+            ImageKind::Parent => Some(image.name.as_str()),
+            _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
+        };
+        if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
+            ensure_base_image(engine, from).await?;
+        }
+        let mut result = match image.kind {
+            ImageKind::Parent => use_parent(engine, image).await?,
+            _ => build_image(engine, image, options, progress(image)).await?,
+        };
+        if result.existing {
+            results.push(result);
+            continue;
+        }
+        // Recorded before the push, so a refused push leaves the build on record but
+        // nothing recorded as pushed that was not.
+        write_record(options, image, &result)?;
+        if options.push && finals.contains(&image.name) {
+            let pushed = engine
+                .push(&image.name, &options.auth)
+                .await
+                .map_err(|error| engine_error(image, error))?;
+            result.pushed_digest = Some(pushed.digest);
+            write_record(options, image, &result)?;
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+fn engine_error(image: &ImagePlan, error: EngineError) -> ImagesError {
+    ImagesError::Engine {
+        image: image.name.clone(),
+        error,
+    }
+}
+
+fn write_record(
+    options: &ImagesOptions,
+    image: &ImagePlan,
+    result: &ImageResult,
+) -> Result<(), ImagesError> {
+    let record = Record {
+        name: image.name.clone(),
+        build_key: image.build_key.clone(),
+        key_inputs: image.key_inputs.clone(),
+        image_id: result.image_id.clone(),
+        pushed_digest: result.pushed_digest.clone(),
+    };
+    options
+        .records
+        .write(&record)
+        .map_err(|error| ImagesError::Record {
+            image: image.name.clone(),
+            error,
+        })
+}
+
+/// Makes Dockwright's own base image when the engine lacks it (it cannot be pulled).
+async fn ensure_base_image(engine: &Engine, image: &str) -> Result<(), ImagesError> {
+    let present = engine
+        .image_id(image)
+        .await
+        .map_err(|error| ImagesError::Engine {
+            image: image.into(),
+            error,
+        })?;
+    if present.is_none() {
+        let image = image.to_string();
+        tokio::task::spawn_blocking(move || base_image::ensure(&image))
+            .await
+            .expect("the bootstrap task panicked")
+            .map_err(|message| ImagesError::MissingParent {
+                image: "dockwright-base".into(),
+                message,
+            })?;
+    }
+    Ok(())
+}
+
+/// Images no other image is built on: the ones steps run in, and the ones pushed.
+fn final_images(plan: &Plan) -> BTreeSet<String> {
+    let parents: BTreeSet<&str> = plan
+        .images
+        .iter()
+        .filter_map(|i| i.parent.as_deref())
+        .collect();
+    plan.images
+        .iter()
+        .filter(|i| !parents.contains(i.name.as_str()))
+        .map(|i| i.name.clone())
+        .collect()
+}
+
+async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, ImagesError> {
+    let id = match engine
+        .image_id(&image.name)
+        .await
+        .map_err(|error| engine_error(image, error))?
+    {
+        Some(id) => id,
+        None => engine
+            .pull(&image.name)
+            .await
+            .map_err(|error| ImagesError::MissingParent {
+                image: image.name.clone(),
+                message: match error {
+                    EngineError::PullFailed { message, .. } => message,
+                    other => other.to_string(),
+                },
+            })?,
+    };
+    Ok(ImageResult {
+        name: image.name.clone(),
+        build_key: image.build_key.clone(),
+        image_id: id,
+        existing: true,
+        reused: false,
+        pushed_digest: None,
+    })
+}
+
+async fn build_image(
+    engine: &Engine,
+    image: &ImagePlan,
+    options: &ImagesOptions,
+    mut progress: Box<dyn BuildProgress>,
+) -> Result<ImageResult, ImagesError> {
+    let spec = image.build.clone().expect("a built image has a build spec");
+    let job = BuildJob {
+        build_key: image.build_key.clone(),
+        tags: vec![image.name.clone()],
+        options: spec.options.clone(),
+        builder: if spec.buildkit {
+            Builder::BuildKit
+        } else {
+            Builder::Classic
+        },
+        // Scanned only when the image is built: a reuse never reads the context.
+        context: Box::new(move |w| {
+            let context = spec.context().map_err(|e| {
+                std::io::Error::other(format!("the build context could not be prepared: {e}"))
+            })?;
+            context
+                .write_tar(w)
+                .map(drop)
+                .map_err(std::io::Error::other)
+        }),
+    };
+    let reuse = image.build.as_ref().is_some_and(|spec| spec.reuse);
+    let (built, reused) = if reuse {
+        let outcome = engine
+            .reuse_or_build(job, progress.as_mut(), &options.lock_dir)
+            .await
+            .map_err(|error| engine_error(image, error))?;
+        (outcome.image, outcome.reused)
+    } else {
+        let built = engine
+            .build(job, progress.as_mut())
+            .await
+            .map_err(|error| engine_error(image, error))?;
+        (built, false)
+    };
+    Ok(ImageResult {
+        name: image.name.clone(),
+        build_key: image.build_key.clone(),
+        image_id: built.id,
+        existing: false,
+        reused,
+        pushed_digest: None,
+    })
+}
