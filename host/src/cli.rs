@@ -133,7 +133,7 @@ struct FileArg {
     #[arg(
         short = 'f',
         long = "file",
-        default_value = "dockwright.yaml",
+        default_value = crate::settings::DEFAULT_FILE,
         value_name = "FILE"
     )]
     path: PathBuf,

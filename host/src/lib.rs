@@ -11,15 +11,17 @@
 //! plan's images; [`run`] runs the steps; the binary is a thin CLI ([`cli`]) that parses and
 //! prints.
 
-pub mod base_image;
+mod base_image;
 pub mod cli;
 pub mod commands;
-pub mod images;
-pub mod layout;
-pub mod records;
-pub mod run;
+mod images;
+mod layout;
+mod records;
+mod run;
 
 pub use dockwright_engine as engine;
 pub use dockwright_plan::{context, contribution, dockerfile, plan, requirements, settings};
 pub use dockwright_plugin_host as plugins;
+pub use images::{ImageResult, ImagesError};
 pub use layout::Dirs;
+pub use run::RunError;

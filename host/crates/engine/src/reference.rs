@@ -72,7 +72,7 @@ impl ImageReference {
     }
 
     /// The key under which the Docker config stores this registry's credentials.
-    pub fn auth_key(&self) -> String {
+    pub(crate) fn auth_key(&self) -> String {
         match self.registry() {
             "docker.io" => DOCKER_HUB_AUTH_KEY.to_string(),
             host => host.to_string(),

@@ -34,7 +34,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in install order.
-    pub const ALL: [Group; 3] = [Group::Local, Group::Requirements, Group::Integrations];
+    pub(crate) const ALL: [Group; 3] = [Group::Local, Group::Requirements, Group::Integrations];
 
     /// The requirements file this group is written to, in the build context and in `/app`.
     pub const fn file(self) -> &'static str {

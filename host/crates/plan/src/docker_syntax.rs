@@ -5,7 +5,7 @@
 //! so a value one of them accepts is one the others accept.
 
 /// POSIX shell quoting: plain words stay as they are, anything else is single-quoted.
-pub fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
@@ -18,7 +18,7 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 /// An environment variable (or build argument) name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn check_env_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_env_key(key: &str) -> Result<(), String> {
     let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
@@ -31,7 +31,7 @@ pub fn check_env_key(key: &str) -> Result<(), String> {
 }
 
 /// An environment value: anything but NUL, which no environment can hold.
-pub fn check_env_value(value: &str) -> Result<(), String> {
+pub(crate) fn check_env_value(value: &str) -> Result<(), String> {
     if value.contains('\0') {
         Err("contains a NUL character, which an environment variable cannot hold".into())
     } else {
@@ -74,7 +74,7 @@ pub fn check_apt_package(spec: &str) -> Result<(), String> {
 }
 
 /// A user for `USER` and `chown`: a name or id, optionally `:group`.
-pub fn check_user(user: &str) -> Result<(), String> {
+pub(crate) fn check_user(user: &str) -> Result<(), String> {
     let part_ok = |p: &str| {
         p.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
             && p.chars()
@@ -95,7 +95,7 @@ pub fn check_user(user: &str) -> Result<(), String> {
 }
 
 /// An installer option name as ZenML writes it: without the leading dashes.
-pub fn check_installer_option(name: &str) -> Result<(), String> {
+pub(crate) fn check_installer_option(name: &str) -> Result<(), String> {
     if let Some(stripped) = name.strip_prefix('-') {
         return Err(format!(
             "write the option without leading dashes: `{}`",
@@ -118,7 +118,7 @@ pub fn check_installer_option(name: &str) -> Result<(), String> {
 
 /// Text that goes into one `RUN` line as is: no line breaks, no trailing backslash
 /// (which would continue the instruction on the next line).
-pub fn check_single_line(text: &str) -> Result<(), String> {
+pub(crate) fn check_single_line(text: &str) -> Result<(), String> {
     if text.contains(['\n', '\r', '\0']) {
         Err("must be a single line".into())
     } else if text.trim_end().ends_with('\\') {
@@ -128,7 +128,7 @@ pub fn check_single_line(text: &str) -> Result<(), String> {
     }
 }
 
-pub fn check_image_reference(image: &str) -> Result<(), String> {
+pub(crate) fn check_image_reference(image: &str) -> Result<(), String> {
     let valid = !image.is_empty()
         && image
             .chars()
@@ -142,7 +142,7 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
 
 /// A relative path inside the build context, without `..` or characters `COPY` would
 /// interpret (`$` expands, spaces split).
-pub fn check_context_path(path: &str) -> Result<(), String> {
+pub(crate) fn check_context_path(path: &str) -> Result<(), String> {
     let valid = !path.is_empty()
         && !path.starts_with('/')
         && path.split('/').all(|part| !part.is_empty() && part != "..")

@@ -42,29 +42,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::contribution::Group;
 use crate::docker_syntax::{
     check_apt_package, check_context_path, check_env_key, check_env_value, check_image_reference,
     check_installer_option, check_single_line, check_user, shell_quote,
 };
 use crate::settings::{DockerSettings, InstallerArg, InstallerArgs, PythonPackageInstaller};
 
-/// The requirements files of the three groups (DESIGN.md §4), as paths in the build
-/// context and in `/app`.
-pub const REQUIREMENT_FILES: [&str; 3] = [
-    Group::Local.file(),
-    Group::Requirements.file(),
-    Group::Integrations.file(),
-];
 
 /// Build argument carrying a newline into `ENV` values.
-pub const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
+pub(crate) const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
 /// Build argument carrying a carriage return into `ENV` values.
-pub const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
+pub(crate) const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
 
 /// Everything the generated Dockerfile depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DockerfileInput {
+pub(crate) struct DockerfileInput {
     /// The `FROM` image.
     pub parent: String,
     /// Names of build arguments to declare (`ARG`), from the build options.
@@ -76,7 +68,7 @@ pub struct DockerfileInput {
     /// The user's args; the installer's defaults are added when rendering.
     pub installer_args: InstallerArgs,
     pub cache_mount: Option<String>,
-    /// Requirements files in the context, in install order (see [`REQUIREMENT_FILES`]).
+    /// Requirements files in the context, in install order (see [`Group::file`]).
     pub requirement_files: Vec<String>,
     /// The constraints files a requirements file names with `-c` (context paths), copied
     /// into the image just before it so that the installer finds them.
@@ -91,7 +83,7 @@ pub struct DockerfileInput {
 impl DockerfileInput {
     /// The input for `settings` on `parent`, with the requirements files and the merged
     /// apt packages the planner gathered.
-    pub fn from_settings(
+    pub(crate) fn from_settings(
         parent: impl Into<String>,
         settings: &DockerSettings,
         requirement_files: Vec<String>,
@@ -146,7 +138,7 @@ fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Docker
 }
 
 /// Renders the Dockerfile.
-pub fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
+pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
     check(input)?;
     let mut lines = vec![format!("FROM {}", input.parent), "WORKDIR /app".to_owned()];
     let mut build_args = BTreeMap::new();
@@ -238,7 +230,7 @@ fn env_lines(environment: &BTreeMap<String, String>) -> impl Iterator<Item = Str
 }
 
 /// Double-quotes a value for Docker's `ENV` (see the module doc).
-pub fn quote_env_value(value: &str) -> String {
+pub(crate) fn quote_env_value(value: &str) -> String {
     let mut quoted = String::with_capacity(value.len() + 2);
     quoted.push('"');
     for c in value.chars() {
@@ -316,7 +308,7 @@ fn run_directive(input: &DockerfileInput) -> String {
 }
 
 /// The installer's defaults overlaid by the user's args, as command-line words.
-pub fn installer_args(input: &DockerfileInput) -> String {
+pub(crate) fn installer_args(input: &DockerfileInput) -> String {
     let defaults = match input.installer {
         PythonPackageInstaller::Pip => InstallerArgs(vec![
             ("no-cache-dir".into(), InstallerArg::Flag),
@@ -347,6 +339,13 @@ pub fn installer_args(input: &DockerfileInput) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contribution::Group;
+
+    const REQUIREMENT_FILES: [&str; 3] = [
+        Group::Local.file(),
+        Group::Requirements.file(),
+        Group::Integrations.file(),
+    ];
 
     fn input(parent: &str) -> DockerfileInput {
         DockerfileInput {

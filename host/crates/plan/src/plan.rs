@@ -32,9 +32,9 @@ use crate::requirements::{GroupLines, Line, Note, RequirementSet};
 use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline};
 
 /// The parent image when the settings name none.
-pub const DEFAULT_PARENT: &str = "python:3.11-slim";
+pub(crate) const DEFAULT_PARENT: &str = "python:3.11-slim";
 /// The repository when `target_repository` is not set.
-pub const DEFAULT_REPOSITORY: &str = "dockwright";
+pub(crate) const DEFAULT_REPOSITORY: &str = "dockwright";
 /// The image label that carries the build key.
 pub const BUILD_KEY_LABEL: &str = "dockwright.build-key";
 
@@ -530,11 +530,11 @@ fn generated_image(
 
 /// Where the generated Dockerfile sits in the context: out of the way of a user's own
 /// `Dockerfile` among the project files.
-pub const GENERATED_DOCKERFILE: &str = ".dockwright/Dockerfile";
+pub(crate) const GENERATED_DOCKERFILE: &str = ".dockwright/Dockerfile";
 
 /// Where constraints files go in the context: next to the requirement files, so that
 /// `-c constraints/<name>` in one of them points here.
-pub const CONSTRAINTS_DIR: &str = ".dockwright/requirements/constraints";
+pub(crate) const CONSTRAINTS_DIR: &str = ".dockwright/requirements/constraints";
 
 /// The constraints files of one image (see the module doc).
 #[derive(Default)]
@@ -585,7 +585,7 @@ fn requirement_file<'g>(
 }
 
 /// The origin prefix of a constraint line.
-pub const CONSTRAINT_ORIGIN: &str = "constraint ";
+pub(crate) const CONSTRAINT_ORIGIN: &str = "constraint ";
 
 /// One path component that `COPY` and pip take as is.
 fn is_file_name(name: &str) -> bool {

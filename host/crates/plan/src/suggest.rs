@@ -8,7 +8,7 @@ fn normalize(name: &str) -> String {
 }
 
 /// Known names close enough to `unknown` to be a likely typo, best first (ties by name).
-pub fn ranked<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+pub(crate) fn ranked<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let wanted = normalize(unknown);
     let mut scored: Vec<(f64, &str)> = known
         .into_iter()
@@ -40,7 +40,7 @@ pub fn closest_few(unknown: &str, known: &[String]) -> Vec<String> {
 }
 
 /// "did you mean `x`?" / "did you mean one of: `x`, `y`?"; empty without suggestions.
-pub fn did_you_mean(suggestions: &[impl AsRef<str>]) -> String {
+pub(crate) fn did_you_mean(suggestions: &[impl AsRef<str>]) -> String {
     match suggestions {
         [] => String::new(),
         [one] => format!("did you mean `{}`?", one.as_ref()),

@@ -27,19 +27,19 @@ use regex::Regex;
 /// A pattern that cannot be compiled, as `patternmatcher.New` would reject it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
-pub struct PatternError {
+pub(crate) struct PatternError {
     pub reason: String,
 }
 
 /// One line of an ignore file after `ReadAll`'s normalisation, with its 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IgnoreLine {
+pub(crate) struct IgnoreLine {
     pub line: usize,
     pub pattern: String,
 }
 
 /// Reads ignore-file text into patterns exactly as moby's `ignorefile.ReadAll` does.
-pub fn read_patterns(text: &str) -> Vec<IgnoreLine> {
+pub(crate) fn read_patterns(text: &str) -> Vec<IgnoreLine> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut patterns = Vec::new();
     for (index, raw) in text.lines().enumerate() {
@@ -75,7 +75,7 @@ pub fn read_patterns(text: &str) -> Vec<IgnoreLine> {
 
 /// Go's `filepath.Clean` for `/`-separated paths: repeated slashes, `.` elements and
 /// `..` elements that can be resolved lexically are removed; the empty path becomes `.`.
-pub fn go_clean(path: &str) -> String {
+pub(crate) fn go_clean(path: &str) -> String {
     if path.is_empty() {
         return ".".to_string();
     }
@@ -122,23 +122,13 @@ enum Matcher {
 
 /// One compiled pattern.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     cleaned: String,
     exception: bool,
     matcher: Matcher,
 }
 
 impl Pattern {
-    /// The cleaned pattern text, without its `!`.
-    pub fn text(&self) -> &str {
-        &self.cleaned
-    }
-
-    /// Whether this is an exception (`!pattern`).
-    pub fn is_exception(&self) -> bool {
-        self.exception
-    }
-
     /// The kind of match chosen and, for a regular expression, its source (moby's
     /// `TestCompile` checks both).
     #[cfg(test)]
@@ -189,11 +179,11 @@ impl Pattern {
 /// matched a parent matches them too (moby's `MatchInfo`). The default is "no parent
 /// information", used for entries at the context root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParentMatches(Vec<bool>);
+pub(crate) struct ParentMatches(Vec<bool>);
 
 /// A compiled `.dockerignore`: an ordered list of patterns where the last match wins.
 #[derive(Debug, Clone, Default)]
-pub struct IgnoreRules {
+pub(crate) struct IgnoreRules {
     patterns: Vec<Pattern>,
     has_exceptions: bool,
 }
@@ -227,16 +217,19 @@ impl IgnoreRules {
     }
 
     /// The compiled patterns, in file order.
+    #[cfg(test)]
     pub fn patterns(&self) -> &[Pattern] {
         &self.patterns
     }
 
     /// Whether any pattern is an exception (`!`).
+    #[cfg(test)]
     pub fn has_exceptions(&self) -> bool {
         self.has_exceptions
     }
 
     /// `MatchesExact`: the path itself against every pattern, no parent matching.
+    #[cfg(test)]
     pub fn matches_exact(&self, path: &str) -> bool {
         let mut matched = false;
         for pattern in &self.patterns {
@@ -253,6 +246,7 @@ impl IgnoreRules {
 
     /// `MatchesOrParentMatches`: whether `path` (slash-separated, relative to the
     /// context root) is excluded, a pattern also matching when it matches any parent.
+    #[cfg(test)]
     pub fn matches_or_parent_matches(&self, path: &str) -> bool {
         let parent = go_dir(path);
         let parent_dirs: Vec<&str> = parent.split('/').collect();
@@ -276,7 +270,7 @@ impl IgnoreRules {
     /// `MatchesUsingParentResults`: like [`Self::matches_or_parent_matches`], but reuses the
     /// parent directory's per-pattern results so a walk matches each path once. Returns
     /// whether `path` is excluded and the results to hand to its children.
-    pub fn matches_using_parent_results(
+    pub(crate) fn matches_using_parent_results(
         &self,
         path: &str,
         parent: &ParentMatches,
@@ -311,7 +305,7 @@ impl IgnoreRules {
 
     /// moby's pruning rule for an excluded directory: it must still be walked when some
     /// exception pattern starts with `dir/` (the pattern may re-include something inside).
-    pub fn exception_may_reach_inside(&self, dir: &str) -> bool {
+    pub(crate) fn exception_may_reach_inside(&self, dir: &str) -> bool {
         if !self.has_exceptions {
             return false;
         }

@@ -82,11 +82,6 @@ impl HashCache {
         HashCache::default()
     }
 
-    /// Where the CLI keeps the cache by default: `<user cache dir>/dockwright/context-hashes.json`.
-    pub fn default_file() -> Option<PathBuf> {
-        dirs::cache_dir().map(|dir| dir.join("dockwright").join("context-hashes.json"))
-    }
-
     /// Loads the cache kept in `file`. A missing file gives an empty cache; so does an
     /// unreadable format (it is only a cache: it will be rewritten by [`Self::save`]).
     pub fn load(file: &Path) -> Result<HashCache, ContextError> {

@@ -44,7 +44,7 @@ pub use walk::WalkStats;
 use dockerignore::IgnoreRules;
 
 /// The default ignore file, looked up at the context root.
-pub const DOCKERIGNORE: &str = ".dockerignore";
+pub(crate) const DOCKERIGNORE: &str = ".dockerignore";
 
 /// Why a context could not be scanned, hashed or written. Every variant names the path.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +122,7 @@ pub struct ExtraFile {
 /// One member of the archive, in archive order: the single view the digest and the
 /// tar are both computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Member<'a> {
+pub(crate) enum Member<'a> {
     Directory(&'a str),
     File { path: &'a str, file: &'a DiskFile },
     Symlink { path: &'a str, target: &'a str },
@@ -262,7 +262,7 @@ impl Context {
 
     /// Places an in-memory file (mode 0644) at `path`, replacing a disk file or an earlier
     /// extra file there. `path` is relative and `/`-separated.
-    pub fn add_extra(
+    pub(crate) fn add_extra(
         &mut self,
         path: &str,
         contents: impl Into<Vec<u8>>,
@@ -285,7 +285,7 @@ impl Context {
     }
 
     /// Places an extra file with its mode chosen by `executable`.
-    pub fn add_extra_file(&mut self, extra: ExtraFile) -> Result<(), ContextError> {
+    pub(crate) fn add_extra_file(&mut self, extra: ExtraFile) -> Result<(), ContextError> {
         validate_extra_path(&extra.path)?;
         self.check_extra_fits(&extra.path)?;
         match self
@@ -350,7 +350,7 @@ impl Context {
     /// Every archive member in archive order (byte order of the path): disk entries not
     /// replaced by an extra file, the extra files, and a directory for each parent that
     /// has no entry of its own.
-    pub fn members(&self) -> Vec<Member<'_>> {
+    pub(crate) fn members(&self) -> Vec<Member<'_>> {
         members(&self.entries, &self.extras)
     }
 
@@ -368,7 +368,7 @@ impl Context {
 
 /// The merged, sorted member list of disk entries and extra files (see
 /// [`Context::members`]). `entries` and `extras` need not be sorted.
-pub fn members<'a>(entries: &'a [Entry], extras: &'a [ExtraFile]) -> Vec<Member<'a>> {
+pub(crate) fn members<'a>(entries: &'a [Entry], extras: &'a [ExtraFile]) -> Vec<Member<'a>> {
     let mut by_path: BTreeMap<&'a str, Member<'a>> = BTreeMap::new();
     for entry in entries {
         let member = match &entry.kind {

@@ -24,7 +24,7 @@ use super::yaml::{Node, Position, Value};
 use crate::docker_syntax;
 
 /// Every key `settings.docker` accepts.
-pub const FIELDS: &[&str] = &[
+pub(crate) const FIELDS: &[&str] = &[
     "parent_image",
     "dockerfile",
     "build_context_root",
@@ -147,7 +147,7 @@ impl DockerSettings {
     /// Whether the project's files go into the image (`COPY . .`). Dockwright has no
     /// artifact store to download code from, so this is `allow_including_files_in_images`
     /// (a local project install requires it, checked at load).
-    pub fn includes_files(&self) -> bool {
+    pub(crate) fn includes_files(&self) -> bool {
         self.allow_including_files_in_images || self.local_project_install_command.is_some()
     }
 
@@ -156,7 +156,7 @@ impl DockerSettings {
     /// not counted here: whether they add anything is known only once the plugins have
     /// answered (an empty requirements file adds nothing), so the planner ORs this with
     /// "some requirement group or plugin apt package is non-empty".
-    pub fn asks_for_build(&self) -> bool {
+    pub(crate) fn asks_for_build(&self) -> bool {
         !self.apt_packages.is_empty()
             || !self.environment.is_empty()
             || self.includes_files()
@@ -165,7 +165,7 @@ impl DockerSettings {
 
     /// The fields that are set but only take effect in a generated build, so they are
     /// dropped (and deserve a warning) when the parent image is used as is.
-    pub fn dropped_without_build(&self) -> Vec<&'static str> {
+    pub(crate) fn dropped_without_build(&self) -> Vec<&'static str> {
         let mut dropped = Vec::new();
         if !self.runtime_environment.is_empty() {
             dropped.push("runtime_environment");
@@ -187,7 +187,7 @@ impl DockerSettings {
 
     /// The build configuration of the generated-Dockerfile build, with the deprecated
     /// top-level `dockerignore` and `build_options` filling what `build_config` leaves unset.
-    pub fn main_build_config(&self) -> DockerBuildConfig {
+    pub(crate) fn main_build_config(&self) -> DockerBuildConfig {
         let mut config = self.build_config.clone().unwrap_or_default();
         if config.dockerignore.is_none() {
             config.dockerignore = self.dockerignore.clone();
@@ -245,7 +245,7 @@ impl InstallerArgs {
     }
 
     /// `other` over `self`.
-    pub fn overlay(&self, other: &InstallerArgs) -> InstallerArgs {
+    pub(crate) fn overlay(&self, other: &InstallerArgs) -> InstallerArgs {
         let mut merged = self.0.clone();
         for (key, value) in &other.0 {
             match merged.iter_mut().find(|(k, _)| k == key) {
@@ -394,13 +394,13 @@ impl Serialize for DockerBuildOptions {
 }
 
 /// Positions of the fields a settings mapping set, for errors found after typing.
-pub type FieldPositions = BTreeMap<&'static str, Position>;
+pub(crate) type FieldPositions = BTreeMap<&'static str, Position>;
 
 /// Applies the deprecated `source_files` migration to a settings mapping node (ZenML's
 /// "before" validator): with none of the `allow_*` keys given, `source_files` becomes
 /// `allow_including_files_in_images`; with one given too, it is ignored with a warning.
 /// Done on each level (pipeline, step) before merging, as ZenML validates each level.
-pub fn migrate_source_files(ctx: &mut Ctx, node: &Node, path: &str) -> Result<Node> {
+pub(crate) fn migrate_source_files(ctx: &mut Ctx, node: &Node, path: &str) -> Result<Node> {
     let Value::Map(entries) = &node.value else {
         return Ok(node.clone());
     };
@@ -526,7 +526,7 @@ pub fn parse(ctx: &mut Ctx, node: &Node, path: &str) -> Result<(DockerSettings, 
 }
 
 /// ZenML's "after" validators, plus the parent-image-with-Dockerfile warning.
-pub fn validate(
+pub(crate) fn validate(
     ctx: &mut Ctx,
     settings: &DockerSettings,
     positions: &FieldPositions,
@@ -725,7 +725,7 @@ fn local_export(ctx: &Ctx, f: &Fields) -> Result<Option<LocalEnvironmentExport>>
             "poetry_export" => Ok(Some(LocalEnvironmentExport::PoetryExport)),
             other => {
                 let help = match crate::suggest::closest(other, LocalEnvironmentExport::NAMES) {
-                    Some(name) => format!("did you mean `{name}`?"),
+                    Some(name) => crate::suggest::did_you_mean(&[name]),
                     None => format!(
                         "a command is written as a list, e.g. {:?}",
                         other.split_whitespace().collect::<Vec<_>>()
@@ -806,7 +806,7 @@ fn environment(ctx: &Ctx, f: &Fields, key: &str) -> Result<BTreeMap<String, Stri
 }
 
 /// A mapping of environment variables: valid names, scalar values (as written).
-pub fn check_environment(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
+pub(crate) fn check_environment(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
     for (name, value) in ctx.string_keyed(node, path)? {
         let var_path = join(path, name);
         if let Err(message) = docker_syntax::check_env_key(name) {
@@ -879,7 +879,11 @@ fn build_options(ctx: &mut Ctx, node: &Node, path: &str) -> Result<DockerBuildOp
                     ctx.warn(
                         value.at,
                         &value_path,
-                        format!("`{given}` is not a known build option and is passed through as `--{}`; did you mean `{typed}`?", given.replace('_', "-")),
+                        format!(
+                            "`{given}` is not a known build option and is passed through as `--{}`{}",
+                            given.replace('_', "-"),
+                            crate::suggest::then_did_you_mean(&[typed])
+                        ),
                     );
                 }
                 options

@@ -64,12 +64,12 @@ impl Diagnostic {
         }
     }
 
-    pub fn with_help(mut self, help: Option<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
     }
 
-    pub fn into_error(self) -> SettingsError {
+    pub(crate) fn into_error(self) -> SettingsError {
         SettingsError::Invalid(Box::new(self))
     }
 }

@@ -539,7 +539,7 @@ fn check_dependencies(ctx: &Ctx, steps: &[Step], after_nodes: &[Option<Node>]) -
             let path = index(&format!("steps[{i}].after"), j);
             if !names.contains(&dependency.as_str()) {
                 let help = crate::suggest::closest(dependency, names.iter().copied())
-                    .map(|n| format!("did you mean `{n}`?"))
+                    .map(|n| crate::suggest::did_you_mean(&[n]))
                     .unwrap_or_else(|| format!("the steps are: {}", names.join(", ")));
                 return Err(ctx.error_with_help(
                     at,

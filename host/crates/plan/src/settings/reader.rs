@@ -11,7 +11,7 @@ use crate::suggest::suggestion;
 pub type Result<T> = std::result::Result<T, SettingsError>;
 
 /// The file being read, and the warnings gathered so far.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub file: &'a Path,
     pub source: &'a str,
     pub warnings: Vec<Warning>,
@@ -31,7 +31,7 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 /// A mapping whose keys were checked against the known ones.
-pub struct Fields<'n> {
+pub(crate) struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node)>,
     pub path: String,
 }
@@ -68,7 +68,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn diagnostic(&self, at: Position, path: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diagnostic(&self, at: Position, path: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(self.file, self.source, at, path, message)
     }
 
@@ -76,7 +76,7 @@ impl<'a> Ctx<'a> {
         self.diagnostic(at, path, message).into_error()
     }
 
-    pub fn error_with_help(
+    pub(crate) fn error_with_help(
         &self,
         at: Position,
         path: &str,
@@ -103,7 +103,7 @@ impl<'a> Ctx<'a> {
 
     /// A mapping with string keys, every key among `known` (else an error naming the key
     /// and suggesting the nearest known one). Null reads as an empty mapping.
-    pub fn fields<'n>(&self, node: &'n Node, path: &str, known: &[&str]) -> Result<Fields<'n>> {
+    pub(crate) fn fields<'n>(&self, node: &'n Node, path: &str, known: &[&str]) -> Result<Fields<'n>> {
         let entries = self.string_keyed(node, path)?;
         for (key, value) in &entries {
             if !known.contains(key) {
@@ -123,7 +123,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A mapping with any string keys, in document order.
-    pub fn string_keyed<'n>(&self, node: &'n Node, path: &str) -> Result<Vec<(&'n str, &'n Node)>> {
+    pub(crate) fn string_keyed<'n>(&self, node: &'n Node, path: &str) -> Result<Vec<(&'n str, &'n Node)>> {
         match &node.value {
             Value::Null => Ok(Vec::new()),
             Value::Map(entries) => entries
@@ -148,7 +148,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A scalar as non-empty text.
-    pub fn non_empty_string(&self, node: &Node, path: &str) -> Result<String> {
+    pub(crate) fn non_empty_string(&self, node: &Node, path: &str) -> Result<String> {
         let text = self.string(node, path)?;
         if text.trim().is_empty() {
             return Err(self.error(node.at, path, "must not be empty"));
@@ -156,7 +156,7 @@ impl<'a> Ctx<'a> {
         Ok(text)
     }
 
-    pub fn opt_string(&self, fields: &Fields, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_string(&self, fields: &Fields, key: &str) -> Result<Option<String>> {
         fields
             .get(key)
             .map(|node| self.non_empty_string(node, &fields.path(key)))
@@ -170,14 +170,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn opt_bool(&self, fields: &Fields, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn opt_bool(&self, fields: &Fields, key: &str) -> Result<Option<bool>> {
         fields
             .get(key)
             .map(|node| self.bool(node, &fields.path(key)))
             .transpose()
     }
 
-    pub fn unsigned(&self, node: &Node, path: &str) -> Result<u64> {
+    pub(crate) fn unsigned(&self, node: &Node, path: &str) -> Result<u64> {
         match node.value {
             Value::Int(i) if i >= 0 => {
                 u64::try_from(i).map_err(|_| self.error(node.at, path, "number too large"))
@@ -188,7 +188,7 @@ impl<'a> Ctx<'a> {
 
     /// A list of scalars as text. A lone scalar is an error with a hint, because
     /// `apt_packages: git` is a common slip for `apt_packages: [git]`.
-    pub fn string_list(&self, node: &Node, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn string_list(&self, node: &Node, path: &str) -> Result<Vec<String>> {
         match &node.value {
             Value::Null => Ok(Vec::new()),
             Value::Seq(items) => items
@@ -209,7 +209,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A mapping of string keys to scalar values (as text), sorted by key.
-    pub fn string_map(&self, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
+    pub(crate) fn string_map(&self, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
         let mut map = BTreeMap::new();
         for (key, value) in self.string_keyed(node, path)? {
             let value_path = join(path, key);
@@ -265,6 +265,6 @@ fn key_position(map: &Node, key: &str) -> Option<Position> {
 }
 
 /// Whether `key` is present in a mapping node (even with a null value).
-pub fn has_key(map: &Node, key: &str) -> bool {
+pub(crate) fn has_key(map: &Node, key: &str) -> bool {
     key_position(map, key).is_some()
 }

@@ -58,7 +58,7 @@ impl fmt::Display for Position {
 
 /// One YAML node.
 #[derive(Clone, Debug)]
-pub struct Node {
+pub(crate) struct Node {
     pub value: Value,
     pub at: Position,
 }
@@ -80,14 +80,14 @@ impl Node {
         Node { value, at }
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
 
     /// The text of a scalar as the user wrote it: a string as parsed (quotes and escapes
     /// resolved), any other scalar as its source text, so `tag: 1.10` reads as `1.10` and
     /// not as the float `1.1`. `None` for null, sequences and mappings.
-    pub fn scalar_text(&self, source: &str) -> Option<String> {
+    pub(crate) fn scalar_text(&self, source: &str) -> Option<String> {
         let raw = || {
             self.at
                 .bytes

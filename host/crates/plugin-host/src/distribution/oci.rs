@@ -22,8 +22,8 @@ use crate::sandbox::{Header, SOURCE_EXPORT};
 use dockwright_registry_auth::{RegistryAuth, registry_credential};
 
 pub const SCHEME: &str = "oci://";
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
-pub const LAYER_MEDIA_TYPE: &str = "application/wasm";
+pub(crate) const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
+pub(crate) const LAYER_MEDIA_TYPE: &str = "application/wasm";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
@@ -97,7 +97,7 @@ impl PluginReference {
     }
 
     /// Whether the registry is this machine (plain HTTP is used for it).
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         let host = match self.registry.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or_default(),
             None => self.registry.split(':').next().unwrap_or_default(),
@@ -125,7 +125,7 @@ impl std::fmt::Display for PluginReference {
 /// The config blob of the wasm OCI layout (`WasmConfig` of the oci-wasm crate).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WasmConfig {
+pub(crate) struct WasmConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +139,7 @@ pub struct WasmConfig {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ComponentConfig {
+pub(crate) struct ComponentConfig {
     #[serde(default)]
     pub exports: Vec<String>,
     #[serde(default)]

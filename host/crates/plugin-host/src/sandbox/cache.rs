@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-pub struct CompileCache {
+pub(crate) struct CompileCache {
     dir: PathBuf,
     /// Fingerprint of the wasmtime version and the engine configuration.
     engine_key: String,

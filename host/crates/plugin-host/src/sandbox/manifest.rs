@@ -14,7 +14,7 @@ pub const SECTION: &str = "dockwright-manifest";
 /// The API versions this host implements, newest first: one per supported line. Within a
 /// line the host serves every older minor too (1.1.0 serves plugins built for `^1.0`):
 /// releases only add host functions, which older plugins never import.
-pub const HOST_API: &[Version] = &[Version::new(1, 1, 0)];
+pub(crate) const HOST_API: &[Version] = &[Version::new(1, 1, 0)];
 
 pub use dockwright_plan::contribution::Group;
 
@@ -145,7 +145,7 @@ impl Header {
     }
 
     /// The line-1 API version of an exported interface (`dockwright:plugin/source@1.0.0`).
-    pub fn export_version(&self, interface: &str) -> Option<Version> {
+    pub(crate) fn export_version(&self, interface: &str) -> Option<Version> {
         self.exports.iter().find_map(|e| {
             let (name, version) = e.split_once('@')?;
             (name == interface)
@@ -188,7 +188,7 @@ fn parse(data: &[u8]) -> Result<Manifest, ErrorKind> {
 }
 
 /// The host API version a manifest's range is served by, or an error naming both sides.
-pub fn check_api(manifest: &Manifest) -> Result<Version, ErrorKind> {
+pub(crate) fn check_api(manifest: &Manifest) -> Result<Version, ErrorKind> {
     HOST_API
         .iter()
         .find(|v| manifest.api.matches(v))
@@ -200,7 +200,7 @@ pub fn check_api(manifest: &Manifest) -> Result<Version, ErrorKind> {
 }
 
 /// "1.0.0" or "1.0.0, 2.1.0": what this host implements.
-pub fn supported_api() -> String {
+pub(crate) fn supported_api() -> String {
     HOST_API
         .iter()
         .map(Version::to_string)

@@ -24,10 +24,10 @@ use crate::sandbox::{Grants, Request};
 use dockwright_plan::contribution::Platform;
 
 /// The interpreter asked when nothing else names one.
-pub const DEFAULT_PYTHON: &str = "python3";
+pub(crate) const DEFAULT_PYTHON: &str = "python3";
 
 /// Overrides the interpreter that is asked.
-pub const PYTHON_ENV: &str = "DOCKWRIGHT_PYTHON";
+pub(crate) const PYTHON_ENV: &str = "DOCKWRIGHT_PYTHON";
 
 /// Why the local environment could not be found.
 #[derive(Debug, thiserror::Error)]

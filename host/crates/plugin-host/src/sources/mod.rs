@@ -173,7 +173,7 @@ fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Pla
 }
 
 /// The programs ZenML's default pyproject export commands run, in the order it tries them.
-pub const DEFAULT_EXPORT_PROGRAMS: [&str; 2] = ["uv", "poetry"];
+pub(crate) const DEFAULT_EXPORT_PROGRAMS: [&str; 2] = ["uv", "poetry"];
 
 /// What exporting `pyproject_path` may run: the command's program, else the defaults'.
 fn export_programs(command: Option<&[String]>) -> Vec<String> {
@@ -404,8 +404,8 @@ mod tests {
     #[test]
     fn granted_directories_lose_dot_segments() {
         assert_eq!(
-            normalize_dir(Path::new("/p/./data/../shared/.")),
-            PathBuf::from("/p/shared")
+            normalize_dir(Path::new("/p/./data/../common/.")),
+            PathBuf::from("/p/common")
         );
     }
 }

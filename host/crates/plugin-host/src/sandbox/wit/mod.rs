@@ -18,14 +18,14 @@ pub const SOURCE_EXPORT: &str = "dockwright:plugin/source";
 
 /// Adds the host's side of the newest API to `linker`. Plugins built against an older 1.x
 /// import an older version of the same interface, which the linker serves by semver.
-pub fn add_to_linker<T: api::Host + host_api::Host + 'static>(
+pub(crate) fn add_to_linker<T: api::Host + host_api::Host + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     since_v1_1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
 }
 
 /// A plugin pre-linked with the bindings of the API version it was built against.
-pub enum PluginPre<T: 'static> {
+pub(crate) enum PluginPre<T: 'static> {
     V1_0(since_v1_0::PluginPre<T>),
     V1_1(since_v1_1::PluginPre<T>),
 }

@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
 });
 
 /// The oldest plugin API version these bindings serve.
-pub const MIN_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+pub(crate) const MIN_VERSION: semver::Version = semver::Version::new(1, 0, 0);

@@ -12,7 +12,7 @@ use super::super::types;
 use dockwright::plugin::types as wit;
 
 /// The oldest plugin API version these bindings serve.
-pub const MIN_VERSION: semver::Version = semver::Version::new(1, 1, 0);
+pub(crate) const MIN_VERSION: semver::Version = semver::Version::new(1, 1, 0);
 
 impl From<&types::Platform> for wit::Platform {
     fn from(p: &types::Platform) -> Self {
