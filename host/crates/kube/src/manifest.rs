@@ -140,9 +140,16 @@ pub fn job_manifests(
 pub fn manifests_yaml(jobs: &[Job]) -> String {
     let mut out = String::new();
     for job in jobs {
+        // Plain or quoted scalars only (no `>-` folding of long image references), as
+        // kubectl writes them; strings YAML 1.1 readers would take for booleans, numbers or
+        // dates (`yes`, `on`, `0042`, `1:20`) are quoted.
+        let mut options = serde_saphyr::SerializerOptions::default();
+        options.prefer_block_scalars = false;
         out.push_str("---\n");
         // Jobs are plain data (strings, numbers, maps, lists): serializing them cannot fail.
-        out.push_str(&serde_saphyr::to_string(job).expect("a Job serializes to YAML"));
+        out.push_str(
+            &serde_saphyr::to_string_with_options(job, options).expect("a Job serializes to YAML"),
+        );
     }
     out
 }
