@@ -247,6 +247,9 @@ struct StepState {
     phase: Phase,
     /// Pods whose logs are followed (or were).
     logged_pods: BTreeSet<String>,
+    /// This run created the Job (or asked to, when cancelled during the request): only
+    /// such Jobs are deleted on cancel, never one that was there before (a name conflict).
+    ours: bool,
     live_log_tasks: usize,
     log_error: Option<String>,
     /// Since when (the deadline, the scheduler's message, the pod) the pod is unschedulable.
@@ -254,9 +257,6 @@ struct StepState {
 }
 
 impl StepState {
-    fn created(&self) -> bool {
-        self.phase != Phase::Pending
-    }
     fn unfinished(&self) -> bool {
         matches!(self.phase, Phase::Created | Phase::Draining { .. })
     }
@@ -295,6 +295,7 @@ pub async fn run_jobs(
                     plan,
                     phase: Phase::Pending,
                     logged_pods: BTreeSet::new(),
+                    ours: false,
                     live_log_tasks: 0,
                     log_error: None,
                     unschedulable: None,
@@ -498,6 +499,7 @@ impl Run {
             // Marked created before the request: if cancelled meanwhile, its deletion is
             // attempted too (a Job that was never made is then simply not found).
             self.steps[index].phase = Phase::Created;
+            self.steps[index].ours = true;
             let params = PostParams::default();
             let created = tokio::select! {
                 biased;
@@ -507,6 +509,7 @@ impl Run {
             if let Err(source) = created {
                 let step = &mut self.steps[index];
                 step.phase = Phase::Failed;
+                step.ours = false;
                 self.failure.get_or_insert(KubeRunError::Create {
                     step: step.plan.step.clone(),
                     job: step.plan.job_name().to_string(),
@@ -547,6 +550,11 @@ impl Run {
         if condition("Complete").is_some() {
             let pods = self.job_pods(index).await;
             self.follow_started(index, &pods);
+            let step = &mut self.steps[index];
+            if step.logged_pods.is_empty() {
+                step.log_error
+                    .get_or_insert_with(|| "its pod was gone before its logs were read".into());
+            }
             self.job_finished(index, Ok(()));
         } else if let Some(failed) = condition("Failed") {
             let reason = failed.reason.clone().unwrap_or_default();
@@ -775,7 +783,7 @@ impl Run {
     async fn cancel(&mut self) -> KubeRunError {
         let mut deleted = Vec::new();
         let mut not_deleted = Vec::new();
-        for step in self.steps.iter().filter(|s| s.created()) {
+        for step in self.steps.iter().filter(|s| s.ours) {
             let job = step.plan.job_name().to_string();
             match self
                 .jobs_api

@@ -670,6 +670,44 @@ async fn a_kubeconfig_context_selects_the_cluster() {
     assert!(missing.to_string().contains("nope"), "{missing}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_that_cannot_run_are_refused_before_any_request() {
+    let server = FakeApiServer::start([]).await;
+    // A step listed before one it runs after.
+    let mut backwards = plans(&[("prepare", &[]), ("train", &["prepare"])]);
+    backwards.reverse();
+    // Jobs of two runs.
+    let mut mixed = plans(&[("prepare", &[])]);
+    let other_run = RunIdentity {
+        pipeline: "mnist".into(),
+        run_id: "r2".into(),
+    };
+    let settings = KubernetesSettings::default();
+    let other = plan_jobs(
+        &other_run,
+        &[StepJob {
+            step: "train".into(),
+            image: format!("registry.test/mnist@{DIGEST}"),
+            command: vec![],
+            environment: vec![],
+            after: vec![],
+            pod_settings: None,
+        }],
+        &settings,
+    )
+    .unwrap();
+    mixed.extend(other);
+    for plans in [backwards, mixed] {
+        let outcome = run(&server, plans, RunOptions::default()).await;
+        assert!(
+            matches!(outcome.result, Err(KubeRunError::Plan(_))),
+            "{:?}",
+            outcome.result
+        );
+    }
+    assert!(server.requests().is_empty());
+}
+
 /// Compiles only if a run can be spawned on a multi-threaded runtime (with a `Send` line
 /// callback and cancel future).
 #[allow(dead_code)]
