@@ -286,6 +286,7 @@ pub async fn run_jobs(
     let selector = check_plan(&jobs)?;
     let jobs_api: Api<Job> = Api::namespaced(client.clone(), namespace);
     let pods_api: Api<Pod> = Api::namespaced(client, namespace);
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     let mut run = Run {
         steps: jobs
             .into_iter()
@@ -308,10 +309,8 @@ pub async fn run_jobs(
         failure: None,
         finished: Vec::new(),
         log_tasks: JoinSet::new(),
-        log_tx: mpsc::unbounded_channel().0,
+        log_tx,
     };
-    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
-    run.log_tx = log_tx;
     let by_job: BTreeMap<String, usize> = run
         .steps
         .iter()
