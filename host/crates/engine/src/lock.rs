@@ -17,7 +17,10 @@ pub struct BuildLock {
 
 impl BuildLock {
     /// Waits (on a blocking thread) until this process holds the lock for `build_key`.
-    pub(crate) async fn acquire(lock_dir: &Path, build_key: &str) -> Result<BuildLock, EngineError> {
+    pub(crate) async fn acquire(
+        lock_dir: &Path,
+        build_key: &str,
+    ) -> Result<BuildLock, EngineError> {
         let path = lock_dir.join(format!("{}.lock", file_name_for(build_key)));
         let locking = path.clone();
         let dir = lock_dir.to_path_buf();

@@ -48,7 +48,6 @@ use crate::docker_syntax::{
 };
 use crate::settings::{DockerSettings, InstallerArg, InstallerArgs, PythonPackageInstaller};
 
-
 /// Build argument carrying a newline into `ENV` values.
 pub(crate) const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
 /// Build argument carrying a carriage return into `ENV` values.

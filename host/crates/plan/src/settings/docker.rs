@@ -806,7 +806,11 @@ fn environment(ctx: &Ctx, f: &Fields, key: &str) -> Result<BTreeMap<String, Stri
 }
 
 /// A mapping of environment variables: valid names, scalar values (as written).
-pub(crate) fn check_environment(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
+pub(crate) fn check_environment(
+    ctx: &Ctx,
+    node: &Node,
+    path: &str,
+) -> Result<BTreeMap<String, String>> {
     for (name, value) in ctx.string_keyed(node, path)? {
         let var_path = join(path, name);
         if let Err(message) = docker_syntax::check_env_key(name) {

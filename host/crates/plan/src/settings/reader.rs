@@ -68,7 +68,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub(crate) fn diagnostic(&self, at: Position, path: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diagnostic(
+        &self,
+        at: Position,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic::new(self.file, self.source, at, path, message)
     }
 
@@ -103,7 +108,12 @@ impl<'a> Ctx<'a> {
 
     /// A mapping with string keys, every key among `known` (else an error naming the key
     /// and suggesting the nearest known one). Null reads as an empty mapping.
-    pub(crate) fn fields<'n>(&self, node: &'n Node, path: &str, known: &[&str]) -> Result<Fields<'n>> {
+    pub(crate) fn fields<'n>(
+        &self,
+        node: &'n Node,
+        path: &str,
+        known: &[&str],
+    ) -> Result<Fields<'n>> {
         let entries = self.string_keyed(node, path)?;
         for (key, value) in &entries {
             if !known.contains(key) {
@@ -123,7 +133,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// A mapping with any string keys, in document order.
-    pub(crate) fn string_keyed<'n>(&self, node: &'n Node, path: &str) -> Result<Vec<(&'n str, &'n Node)>> {
+    pub(crate) fn string_keyed<'n>(
+        &self,
+        node: &'n Node,
+        path: &str,
+    ) -> Result<Vec<(&'n str, &'n Node)>> {
         match &node.value {
             Value::Null => Ok(Vec::new()),
             Value::Map(entries) => entries
