@@ -11,6 +11,7 @@
 
 mod docker;
 mod error;
+mod orchestrator;
 mod reader;
 mod yaml;
 
@@ -25,6 +26,7 @@ pub use docker::{
     LocalEnvironmentExport, PythonPackageInstaller, Requirements,
 };
 pub use error::{Diagnostic, SettingsError, Warning};
+pub use orchestrator::RawSettings;
 pub use yaml::Position;
 
 use reader::{Ctx, Result, index, join};
@@ -42,11 +44,11 @@ const TOP_LEVEL: &[&str] = &[
     "integration_providers",
     "steps",
 ];
-const SETTINGS_KEYS: &[&str] = &["docker"];
+const SETTINGS_KEYS: &[&str] = &["docker", "orchestrator"];
 const STEP_KEYS: &[&str] = &["name", "command", "after", "settings", "environment"];
 const PLUGIN_KEYS: &[&str] = &["name", "version"];
 const GRANT_KEYS: &[&str] = &["read", "exec"];
-const COMPONENT_KEYS: &[&str] = &["flavor", "uri"];
+const COMPONENT_KEYS: &[&str] = &["flavor", "uri", "config"];
 
 /// ZenML's stack component types, from the same generated catalogue the `stack` plugin
 /// compiles in, so the host and the plugin agree on them.
@@ -63,6 +65,8 @@ pub struct Pipeline {
     pub stack: Option<Stack>,
     /// The pipeline-level Docker settings.
     pub docker: DockerSettings,
+    /// The pipeline-level `settings.orchestrator`, as written.
+    pub orchestrator: Option<RawSettings>,
     pub plugins: Vec<PluginPin>,
     /// Plugin name → what the user grants it.
     pub grants: BTreeMap<String, GrantSpec>,
@@ -90,6 +94,9 @@ pub struct Step {
     /// The step's settings merged over the pipeline's (equal to the pipeline's when the
     /// step sets none), so equal settings mean a shared image.
     pub docker: DockerSettings,
+    /// The step's own `settings.orchestrator`, as written (not merged: how is the
+    /// orchestrator's business).
+    pub orchestrator: Option<RawSettings>,
 }
 
 /// The stack: component type → component.
@@ -109,6 +116,9 @@ pub struct StackComponent {
     /// named for and pushed to (`localhost:5000`, `registry.example.com/team`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// The component's `config`, as written (for an `orchestrator`: its settings).
+    #[serde(skip)]
+    pub config: Option<RawSettings>,
 }
 
 /// A plugin the pipeline needs, by name and semver range.
@@ -187,6 +197,7 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         .transpose()?;
 
     let docker_node = settings_docker(&mut ctx, top.get("settings"), "settings")?;
+    let orchestrator = settings_orchestrator(&ctx, top.get("settings"), "settings")?;
     let (docker, positions) = docker::parse(&mut ctx, &docker_node, "settings.docker")?;
     docker::validate(
         &mut ctx,
@@ -224,6 +235,7 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         base_dir,
         stack,
         docker,
+        orchestrator,
         plugins,
         grants,
         integration_providers,
@@ -242,6 +254,37 @@ fn parse_yaml(ctx: &Ctx, source: &str) -> Result<Node> {
             .unwrap_or(Position::new(1, 1));
         ctx.error(at, "", format!("invalid YAML: {}", err.without_snippet()))
     })
+}
+
+/// The `orchestrator` mapping of a `settings` node, as written (its keys depend on the
+/// orchestrator, which the host knows).
+fn settings_orchestrator(
+    ctx: &Ctx,
+    settings: Option<&Node>,
+    path: &str,
+) -> Result<Option<RawSettings>> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let fields = ctx.fields(settings, path, SETTINGS_KEYS)?;
+    fields
+        .get("orchestrator")
+        .map(|node| {
+            let at = key_at(settings, "orchestrator").unwrap_or(node.at);
+            RawSettings::read(ctx, node, at, &fields.path("orchestrator"))
+        })
+        .transpose()
+}
+
+/// Where `key` of the mapping `node` is written.
+fn key_at(node: &Node, key: &str) -> Option<Position> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(k, _)| k.at),
+        _ => None,
+    }
 }
 
 /// The `docker` mapping of a `settings` node (with the `source_files` migration applied),
@@ -292,7 +335,7 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
     let mut components = BTreeMap::new();
     for (kind, value) in fields.entries() {
         let component_path = join(path, kind);
-        let (flavor, uri) = match &value.value {
+        let (flavor, uri, config) = match &value.value {
             Value::Map(_) => {
                 let component = ctx.fields(value, &component_path, COMPONENT_KEYS)?;
                 let flavor = match component.get("flavor") {
@@ -303,11 +346,27 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
                     Some(uri) => Some(ctx.non_empty_string(uri, &component.path("uri"))?),
                     None => None,
                 };
-                (flavor, uri)
+                let config = match component.get("config") {
+                    Some(config) => Some(RawSettings::read(
+                        ctx,
+                        config,
+                        key_at(value, "config").unwrap_or(config.at),
+                        &component.path("config"),
+                    )?),
+                    None => None,
+                };
+                (flavor, uri, config)
             }
-            _ => (ctx.non_empty_string(value, &component_path)?, None),
+            _ => (ctx.non_empty_string(value, &component_path)?, None, None),
         };
-        components.insert((*kind).to_owned(), StackComponent { flavor, uri });
+        components.insert(
+            (*kind).to_owned(),
+            StackComponent {
+                flavor,
+                uri,
+                config,
+            },
+        );
     }
     Ok(Stack {
         file: None,
@@ -475,12 +534,15 @@ fn step(
         pipeline_docker,
         pipeline,
     )?;
+    let orchestrator =
+        settings_orchestrator(ctx, fields.get("settings"), &fields.path("settings"))?;
     let step = Step {
         name,
         command,
         after,
         environment,
         docker,
+        orchestrator,
     };
     Ok((step, fields.get("after").cloned()))
 }

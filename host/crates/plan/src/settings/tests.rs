@@ -1283,3 +1283,71 @@ fn a_container_registry_has_a_uri() {
         "the nearest key is suggested: {err}"
     );
 }
+
+// ---- orchestrator settings ----------------------------------------------------------------
+
+#[test]
+fn orchestrator_settings_are_kept_as_written_with_where_each_key_is() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("k8s.yaml"),
+        "orchestrator:\n  flavor: kubernetes\n  config:\n    kubernetes_namespace: ml\n    pod_settings:\n      tolerations:\n        - key: gpu\n          operator: Exists\n",
+    )
+    .unwrap();
+    let file = dir.path().join("dockwright.yaml");
+    std::fs::write(
+        &file,
+        "name: p\nstack: k8s.yaml\nsettings:\n  orchestrator:\n    active_deadline_seconds: 60\nsteps:\n  - name: a\n    command: [\"true\"]\n    settings:\n      orchestrator:\n        pod_settings: {node_selectors: {pool: gpu}}\n  - name: b\n    command: [\"true\"]\n",
+    )
+    .unwrap();
+    let p = load(&file).unwrap();
+    let config = p.stack.unwrap().components["orchestrator"]
+        .config
+        .clone()
+        .unwrap();
+    assert_eq!(config.value["kubernetes_namespace"], "ml");
+    assert_eq!(config.file, dir.path().join("k8s.yaml"));
+    assert_eq!(config.field, "orchestrator.config");
+    assert_eq!(config.position("kubernetes_namespace"), Position::new(4, 5));
+    assert_eq!(
+        config.position("pod_settings.tolerations[0].operator"),
+        Position::new(8, 11)
+    );
+    // A path the file does not have points at its nearest enclosing key.
+    assert_eq!(
+        config.position("pod_settings.tolerations[0].nope"),
+        Position::new(7, 11)
+    );
+    let e = config.error("pod_settings.tolerations[0].operator", "bad");
+    let d = e.diagnostic().unwrap();
+    assert_eq!(
+        (d.line, d.column, d.field.as_str()),
+        (
+            8,
+            11,
+            "orchestrator.config.pod_settings.tolerations[0].operator"
+        )
+    );
+
+    let pipeline = p.orchestrator.unwrap();
+    assert_eq!(pipeline.value["active_deadline_seconds"], 60);
+    assert_eq!(pipeline.field, "settings.orchestrator");
+    assert_eq!(pipeline.position(""), Position::new(4, 3));
+    let step = p.steps[0].orchestrator.clone().unwrap();
+    assert_eq!(step.field, "steps[0].settings.orchestrator");
+    assert_eq!(step.value["pod_settings"]["node_selectors"]["pool"], "gpu");
+    assert_eq!(p.steps[1].orchestrator, None);
+    assert_eq!(
+        p.steps[0].docker, p.steps[1].docker,
+        "orchestrator settings do not split images"
+    );
+}
+
+#[test]
+fn orchestrator_settings_must_be_a_mapping() {
+    let d = err("name: p\nsettings:\n  orchestrator: [a]\n");
+    assert_eq!((d.line, d.field.as_str()), (3, "settings.orchestrator"));
+    let d = err("name: p\nstack:\n  orchestrator: {flavor: kubernetes, config: 3}\n");
+    assert_eq!(d.field, "stack.orchestrator.config");
+    assert!(d.message.contains("expected a mapping"), "{}", d.message);
+}
