@@ -3,7 +3,9 @@
 //! build request reaches the engine), a code-only change rebuilding only the source layer,
 //! failing installs and steps, ENV values that must survive exactly, installs on three kinds
 //! of parent with pip and uv, pushes to Debian's `docker-registry` on loopback, an
-//! unreachable engine, and independent steps running at the same time.
+//! unreachable engine, independent steps running at the same time, images reused from the
+//! registry another machine pushed to, and runs on Kubernetes (a fake API server: no cluster
+//! runs here) or written as Jobs with `--dry-run`.
 //!
 //! Python packages come from a wheelhouse made with `pip download` on the host and served on
 //! loopback by `python3 -m http.server`; builds reach it on the host network
@@ -1078,4 +1080,385 @@ fn uv_installs_on_a_virtualenv_parent() {
 #[test]
 fn uv_installs_on_an_externally_managed_python() {
     installs_on(ParentKind::ExternallyManaged, "uv");
+}
+
+// ---- registry reuse and Kubernetes ------------------------------------------------------------
+
+#[path = "../host/crates/kube/tests/fake_apiserver/mod.rs"]
+mod fake_apiserver;
+
+/// `build --json` results: the one named `image`.
+fn result_of(stdout: &str, image: &str) -> Value {
+    let results: Value = serde_json::from_str(stdout).unwrap();
+    results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == image)
+        .unwrap_or_else(|| panic!("no result for {image}: {results}"))
+        .clone()
+}
+
+fn sent_a_build(proxy: &EngineProxy) -> bool {
+    proxy.requests().iter().any(|r| r.ends_with("/build"))
+}
+
+#[test]
+fn a_machine_reuses_the_image_another_pushed_without_building_it() {
+    let registry = Registry::start(None);
+    let name = unique("reuse-remote");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    let project = small_pipeline(
+        &name,
+        Some(&format!("{}/dockwright-test", registry.host())),
+        &name,
+        "v1",
+    );
+    let _cleanup = Cleanup::of_image(&image);
+
+    // CI builds and pushes.
+    let ci = Home::new();
+    let pushed = run(ci.dockwright(&["build", "--json", "-f", &project.file()]));
+    pushed.ok();
+
+    // `--no-registry-reuse` builds here although the registry has it (and pushes the new
+    // build: the digest changes).
+    docker(&["image", "rm", &image]);
+    let proxy = EngineProxy::start();
+    let forced = run(Home::new()
+        .dockwright(&[
+            "build",
+            "--no-registry-reuse",
+            "--json",
+            "-f",
+            &project.file(),
+        ])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    forced.ok();
+    assert!(sent_a_build(&proxy), "{:?}", proxy.requests());
+    let digest = pushed_digest(&forced.stdout, &image);
+    assert_ne!(digest, pushed_digest(&pushed.stdout, &image));
+
+    // A laptop: fresh data dir, an engine without the image.
+    docker(&["image", "rm", &image]);
+    assert_eq!(image_id(&image), None);
+    let laptop = Home::new();
+    let explained = run(laptop.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explained.ok();
+    assert!(
+        explained
+            .stdout
+            .contains(&format!("found in registry ({digest})")),
+        "{}",
+        explained.stdout
+    );
+    let proxy = EngineProxy::start();
+    let reused = run(laptop
+        .dockwright(&["build", "--json", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    reused.ok();
+    assert!(!sent_a_build(&proxy), "{:?}", proxy.requests());
+    assert!(
+        !proxy
+            .requests()
+            .iter()
+            .any(|r| r.ends_with("/images/create")),
+        "nothing pulled for a build: {:?}",
+        proxy.requests()
+    );
+    assert_eq!(image_id(&image), None, "not pulled");
+    assert!(
+        reused
+            .stderr
+            .contains(&format!("{image}: found in registry ({digest}), not built")),
+        "{}",
+        reused.stderr
+    );
+    let result = result_of(&reused.stdout, &image);
+    assert_eq!(result["registry_digest"], digest.as_str(), "{result}");
+    assert_eq!(result["pushed_digest"], Value::Null, "nothing pushed again");
+    let records = laptop.records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["registry_digest"], digest.as_str());
+
+    // Running the steps here pulls the image (and still builds nothing).
+    let proxy = EngineProxy::start();
+    let ran = run(laptop
+        .dockwright(&["run", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    ran.ok();
+    assert!(!sent_a_build(&proxy), "{:?}", proxy.requests());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.ends_with("/images/create")),
+        "{:?}",
+        proxy.requests()
+    );
+    assert!(image_id(&image).is_some());
+}
+
+#[test]
+fn a_registry_that_is_down_is_said_once_and_the_image_is_built_here() {
+    let home = Home::new();
+    let closed = dockwright_tests::free_port();
+    let name = unique("registry-down");
+    let image = format!("127.0.0.1:{closed}/dockwright-test/{name}:v1");
+    let project = small_pipeline(
+        &name,
+        Some(&format!("127.0.0.1:{closed}/dockwright-test")),
+        &name,
+        "v1",
+    );
+    let _cleanup = Cleanup::of_image(&image);
+    let ran = run(home.dockwright(&["build", "-f", &project.file()]));
+    // The build happens; the push to the same registry cannot.
+    ran.failed();
+    let warnings: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("images built elsewhere cannot be reused"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", ran.stderr);
+    assert!(
+        warnings[0].contains(&format!(
+            "the registry 127.0.0.1:{closed} cannot be reached"
+        )) && warnings[0].ends_with("building here"),
+        "{}",
+        warnings[0]
+    );
+    assert!(image_id(&image).is_some(), "built here");
+    let records = home.records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["pushed_digest"], Value::Null);
+}
+
+/// A pipeline of steps `prepare`, `train` (after it) and `report` (after train) on a stack
+/// whose orchestrator is Kubernetes (config `orchestrator_config`, indented by four) and whose
+/// registry is `registry`. The kubernetes integration is not installed (no package index).
+fn kubernetes_pipeline(name: &str, registry: &str, orchestrator_config: &str) -> Project {
+    Project::new(&[
+        (
+            "k8s.yaml",
+            &format!(
+                "orchestrator:\n  flavor: kubernetes\n  config:\n{orchestrator_config}container_registry: {{flavor: default, uri: {registry}/dockwright-test}}\n"
+            ),
+        ),
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nstack: k8s.yaml\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: {name}\n    image_tag: v1\n    install_stack_requirements: false\n    environment:\n      BUILT_FOR: {name}\nsteps:\n  - name: prepare\n    command: [python3, prepare.py]\n  - name: train\n    command: [python3, train.py]\n    after: [prepare]\n    environment: {{EPOCHS: \"3\"}}\n  - name: report\n    command: [python3, report.py]\n    after: [train]\n"
+            ),
+        ),
+    ])
+}
+
+const K8S_CONFIG: &str = "    kubernetes_namespace: ml\n    artifacts_pvc: artifacts\n    image_pull_secrets: [regcred]\n";
+
+#[test]
+fn a_dry_run_writes_one_job_per_step_in_run_order_on_the_pushed_digest() {
+    let registry = Registry::start(None);
+    let name = unique("k8s-dry");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    let project = kubernetes_pipeline(&name, &registry.host(), K8S_CONFIG);
+    let _cleanup = Cleanup::of_image(&image);
+    let home = Home::new();
+    // No cluster: nothing reads a kubeconfig.
+    let ran = run(home
+        .dockwright(&["run", "--dry-run", "-f", &project.file()])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig"));
+    ran.ok();
+    let digest = registry
+        .manifest_digest(&format!("dockwright-test/{name}"), "v1", None)
+        .expect("pushed");
+    let documents: Vec<&str> = ran.stdout.split("---\n").skip(1).collect();
+    assert_eq!(documents.len(), 3, "{}", ran.stdout);
+    for (document, step) in documents.iter().zip(["prepare", "train", "report"]) {
+        assert!(
+            document.starts_with("apiVersion: batch/v1\nkind: Job\n"),
+            "{document}"
+        );
+        assert!(
+            document.contains(&format!("dockwright.io/step: {step}\n")),
+            "{step}: {document}"
+        );
+        assert!(
+            document.contains(&format!("image: {image}@{digest}\n")),
+            "{step} by digest: {document}"
+        );
+        for line in [
+            "namespace: ml",
+            "backoffLimit: 0",
+            "restartPolicy: Never",
+            "claimName: artifacts",
+            "- name: regcred",
+        ] {
+            assert!(document.contains(line), "{step} has {line}: {document}");
+        }
+    }
+    assert!(documents[1].contains("name: EPOCHS\n"), "{}", documents[1]);
+
+    // Another machine: the registry has the image, so neither a build nor an engine is needed.
+    let elsewhere = run(Home::new()
+        .dockwright(&["run", "--dry-run", "-f", &project.file()])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock"));
+    elsewhere.ok();
+    assert!(
+        elsewhere
+            .stdout
+            .contains(&format!("image: {image}@{digest}\n")),
+        "{}",
+        elsewhere.stdout
+    );
+    assert!(
+        elsewhere
+            .stderr
+            .contains(&format!("{image}: found in registry ({digest}), not built")),
+        "{}",
+        elsewhere.stderr
+    );
+}
+
+#[test]
+fn kubernetes_settings_errors_point_into_the_stack_file_before_anything_is_built() {
+    let home = Home::new();
+    let name = unique("k8s-settings");
+    let typo = K8S_CONFIG.replace("kubernetes_namespace", "kubernetes_namspace");
+    let project = kubernetes_pipeline(&name, "127.0.0.1:9", &typo);
+    let proxy = EngineProxy::start();
+    let ran = run(home
+        .dockwright(&["run", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    ran.failed();
+    let stack = project.dir.path().join("k8s.yaml");
+    assert!(
+        ran.stderr.contains(&format!(
+            "error: {}:4:5: `orchestrator.config.kubernetes_namspace`: unknown field `kubernetes_namspace`",
+            stack.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains("images built elsewhere"),
+        "the registry was not asked: {}",
+        ran.stderr
+    );
+    assert_eq!(
+        proxy.requests(),
+        Vec::<String>::new(),
+        "the engine was not asked"
+    );
+    assert!(home.records().is_empty());
+
+    let bad_quantity = format!(
+        "{K8S_CONFIG}    pod_settings:\n      resources:\n        limits: {{memory: lots}}\n"
+    );
+    let project = kubernetes_pipeline(&name, "127.0.0.1:9", &bad_quantity);
+    let ran = run(home
+        .dockwright(&["run", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    ran.failed();
+    assert!(
+        ran.stderr.contains(&format!(
+            "{}:9:18: `orchestrator.config.pod_settings.resources.limits.memory`: `lots`",
+            project.dir.path().join("k8s.yaml").display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(proxy.requests(), Vec::<String>::new());
+}
+
+#[test]
+fn a_kubernetes_run_creates_jobs_in_order_streams_logs_and_exits_with_the_failed_steps_status() {
+    use fake_apiserver::{FakeApiServer, Script};
+    let registry = Registry::start(None);
+    let name = unique("k8s-run");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    // No namespace in the settings: the kubeconfig context's (`ml`) is used.
+    let project = kubernetes_pipeline(&name, &registry.host(), "    artifacts_pvc: artifacts\n");
+    let _cleanup = Cleanup::of_image(&image);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(FakeApiServer::start([
+        (
+            "prepare",
+            Script::Succeed {
+                logs: vec!["prepared 10 rows".into()],
+            },
+        ),
+        (
+            "train",
+            Script::Fail {
+                logs: vec!["epoch 1".into(), "loss is NaN".into()],
+                exit_code: 3,
+            },
+        ),
+        ("report", Script::Succeed { logs: vec![] }),
+    ]));
+    let home = Home::new();
+    let kubeconfig = server.kubeconfig(home.path());
+    let ran = run(home
+        .dockwright(&["run", "-f", &project.file()])
+        .env("KUBECONFIG", &kubeconfig));
+    assert_eq!(
+        ran.code,
+        Some(3),
+        "the failed step's status\n{}",
+        ran.stderr
+    );
+    for line in [
+        "[prepare] prepared 10 rows",
+        "[train] epoch 1",
+        "[train] loss is NaN",
+    ] {
+        assert!(ran.stdout.contains(line), "{line}:\n{}", ran.stdout);
+    }
+    assert!(
+        ran.stderr.contains("step `train`") && ran.stderr.contains("exited with status 3"),
+        "{}",
+        ran.stderr
+    );
+    let digest = registry
+        .manifest_digest(&format!("dockwright-test/{name}"), "v1", None)
+        .expect("pushed");
+    let created: Vec<(String, String, String)> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/jobs"))
+        .map(|r| {
+            let body = r.body.as_ref().unwrap();
+            let template = &body["spec"]["template"];
+            (
+                r.path.clone(),
+                template["metadata"]["labels"]["dockwright.io/step"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                template["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let pinned = format!("{image}@{digest}");
+    assert_eq!(
+        created,
+        [
+            (
+                "/apis/batch/v1/namespaces/ml/jobs".to_string(),
+                "prepare".to_string(),
+                pinned.clone()
+            ),
+            (
+                "/apis/batch/v1/namespaces/ml/jobs".to_string(),
+                "train".to_string(),
+                pinned
+            ),
+        ],
+        "in order, by digest, and `report` never created"
+    );
+    drop(server);
 }

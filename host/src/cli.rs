@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use std::io::IsTerminal;
 
 use crate::Dirs;
-use crate::commands::{self, Gathered, Host, Offered, PipelineArgs, Planned, RunArgs};
+use crate::commands::{
+    self, Gathered, Host, KubernetesRun, Offered, Orchestrator, PipelineArgs, Planned, RunArgs,
+};
 use crate::engine::{BuildProgress, BuildStep, LogLine, PlainProgress};
 use crate::images::ImageResult;
 use crate::plan::{ImagePlan, Plan};
@@ -87,6 +89,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         lock: LockArg,
+        #[command(flatten)]
+        reuse: ReuseArg,
     },
     /// Build (or reuse) the images, then run the steps as containers.
     Run {
@@ -104,6 +108,16 @@ enum Command {
         strict: bool,
         #[command(flatten)]
         lock: LockArg,
+        #[command(flatten)]
+        reuse: ReuseArg,
+        /// Where the steps run (default: the stack's orchestrator flavor, else local).
+        #[arg(long, value_enum)]
+        orchestrator: Option<OrchestratorArg>,
+        /// With the kubernetes orchestrator: write the Jobs as YAML (one document per Job,
+        /// in run order) instead of creating them. The images are built (or found in the
+        /// registry) and pushed first: the Jobs name them by digest.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Make Dockwright's Debian-based Python parent image from this machine's Debian
     /// packages (for machines that cannot pull).
@@ -147,6 +161,22 @@ struct LockArg {
     update_lock: bool,
 }
 
+/// Images another machine built and pushed are reused from the stack's registry.
+#[derive(Args)]
+struct ReuseArg {
+    /// Do not look in the stack's registry for the images before building them.
+    #[arg(long)]
+    no_registry_reuse: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrchestratorArg {
+    /// The steps run as containers on the Docker engine.
+    Local,
+    /// Each step runs as a Kubernetes Job on the cluster of the kubeconfig.
+    Kubernetes,
+}
+
 #[derive(Subcommand)]
 enum IntegrationsCommand {
     /// List the integrations of every integration provider.
@@ -188,11 +218,21 @@ pub fn main() -> ExitCode {
 /// A failed step's own exit status becomes Dockwright's (as with `docker run`), so a script
 /// can tell a step's failure from Dockwright's own; every other error is 1.
 fn exit_code_for(error: &anyhow::Error) -> ExitCode {
-    match error.downcast_ref::<commands::Error>() {
-        Some(commands::Error::Run(RunError::StepFailed { code, .. })) => u8::try_from(*code)
+    let status = |code: i64| {
+        u8::try_from(code)
             .ok()
             .filter(|code| *code != 0)
-            .map_or(ExitCode::FAILURE, ExitCode::from),
+            .map_or(ExitCode::FAILURE, ExitCode::from)
+    };
+    match error.downcast_ref::<commands::Error>() {
+        Some(commands::Error::Run(RunError::StepFailed { code, .. })) => status(*code),
+        Some(commands::Error::Kubernetes(error)) => match error.as_ref() {
+            // Interrupted, as a shell reports Ctrl-C (128 + SIGINT).
+            dockwright_kube::KubeRunError::Cancelled { .. } => ExitCode::from(130),
+            error => error
+                .exit_code()
+                .map_or(ExitCode::FAILURE, |c| status(c.into())),
+        },
         _ => ExitCode::FAILURE,
     }
 }
@@ -214,7 +254,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&planned.plan)?);
             } else {
-                let why = explain.then(|| commands::explain(&host, &planned.plan));
+                let why = explain
+                    .then(|| {
+                        let registry = look_in_registry(&planned, false, true)?;
+                        anyhow::Ok(commands::explain(&host, &planned.plan, &registry))
+                    })
+                    .transpose()?;
                 print_plan(&planned.plan, why.as_deref());
             }
             print_warnings(&planned);
@@ -225,11 +270,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             json,
             lock,
+            reuse,
         } => {
             let planned = plan(&host, file, strict, lock)?;
             print_warnings(&planned);
+            let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
             let mut progress = progress_for(json);
-            let results = block_on(commands::build(&host, &planned, push, &mut progress))?;
+            let results = block_on(commands::build(
+                &host,
+                &planned,
+                push,
+                registry,
+                &mut progress,
+            ))?;
             print_results(&results);
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -242,11 +295,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             push,
             strict,
             lock,
+            reuse,
+            orchestrator,
+            dry_run,
         } => {
             let planned = plan(&host, file, strict, lock)?;
             print_warnings(&planned);
+            let asked = orchestrator.map(|o| match o {
+                OrchestratorArg::Local => Orchestrator::Local,
+                OrchestratorArg::Kubernetes => Orchestrator::Kubernetes,
+            });
+            if commands::orchestrator(&planned, asked) == Orchestrator::Kubernetes {
+                return run_on_kubernetes(&host, &planned, !reuse.no_registry_reuse, dry_run);
+            }
+            if dry_run {
+                anyhow::bail!(
+                    "--dry-run writes Kubernetes Jobs: it needs --orchestrator kubernetes (or a stack whose orchestrator is kubernetes)"
+                );
+            }
+            let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
             let mut progress = progress_for(false);
-            let args = RunArgs { jobs, keep, push };
+            let args = RunArgs {
+                jobs,
+                keep,
+                push,
+                registry,
+            };
             let print = |line: &LogLine| println!("{line}");
             let results = block_on(commands::run(&host, &planned, &args, &mut progress, print))?;
             print_results(&results);
@@ -297,6 +371,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })?
             };
             print_inspect(found, json);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the stack's registry for the planned images, saying on stderr when it could not.
+fn look_in_registry(
+    planned: &Planned,
+    push: bool,
+    reuse: bool,
+) -> anyhow::Result<commands::RegistryLookup> {
+    let lookup = block_on(async { Ok(commands::look_in_registry(planned, push, reuse).await) })?;
+    if let Some(warning) = &lookup.warning {
+        eprintln!("{warning}");
+    }
+    Ok(lookup)
+}
+
+/// `run` on Kubernetes: the settings are checked before anything is built; Ctrl-C deletes
+/// the run's Jobs.
+fn run_on_kubernetes(
+    host: &Host,
+    planned: &Planned,
+    reuse: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let kubernetes = commands::kubernetes_settings(planned)?;
+    let registry = look_in_registry(planned, true, reuse)?;
+    let mut progress = progress_for(dry_run);
+    let print = |line: dockwright_kube::LogLine| println!("[{}] {}", line.step, line.text);
+    let cancel = async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: deleting this run's Jobs");
+        } else {
+            // No signal handler: never cancel.
+            std::future::pending::<()>().await;
+        }
+    };
+    let ran = block_on(commands::run_kubernetes(
+        host,
+        planned,
+        &kubernetes,
+        registry,
+        dry_run,
+        &mut progress,
+        print,
+        cancel,
+    ))?;
+    match ran {
+        KubernetesRun::Manifests { images, yaml } => {
+            print_results(&images);
+            print!("{yaml}");
+        }
+        KubernetesRun::Ran { images, summary } => {
+            print_results(&images);
+            eprintln!(
+                "all {} step(s) of {} succeeded on Kubernetes",
+                summary.steps.len(),
+                planned.gathered.pipeline.name
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -429,8 +563,12 @@ fn progress_for(json: bool) -> impl FnMut(&ImagePlan) -> Box<dyn BuildProgress> 
 
 fn print_results(results: &[ImageResult]) {
     for r in results {
+        let found;
         let what = if r.existing {
             "used as is"
+        } else if let Some(digest) = &r.registry_digest {
+            found = format!("found in registry ({digest}), not built");
+            &found
         } else if r.reused {
             "reused (unchanged build key)"
         } else {

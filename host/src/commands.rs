@@ -7,6 +7,7 @@
 //! plan:         … → plan (with dockwright.lock checked)
 //! build:        … → engine (images)
 //! run:          … → engine → run (steps)
+//! run on Kubernetes: … → registry → engine (only what the registry lacks) → Jobs
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,9 @@ use crate::Dirs;
 use crate::context::HashCache;
 use crate::contribution::Platform;
 use crate::engine::{BuildProgress, Engine, EngineError, LogLine, RegistryAuth};
+pub use crate::images::RegistryLookup;
 use crate::images::{self, ImageResult, ImagesError, ImagesOptions};
+use crate::kubernetes::{self, Kubernetes};
 use crate::plan::{self, ImageInputs, ImagePlan, Plan, PlanError};
 use crate::plugins::distribution::lock::{self, LockError, LockOutcome, Locked};
 use crate::plugins::sources::{self, PluginLog, SourceError};
@@ -46,6 +49,21 @@ pub enum Error {
     Images(#[from] ImagesError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    KubeClient(#[from] dockwright_kube::ClientError),
+    #[error(transparent)]
+    Manifests(#[from] dockwright_kube::ManifestError),
+    #[error("{0}")]
+    NotPushed(String),
+    // Boxed: a run's failure is large, and every other result would carry its size.
+    #[error(transparent)]
+    Kubernetes(Box<dockwright_kube::KubeRunError>),
+}
+
+impl From<dockwright_kube::KubeRunError> for Error {
+    fn from(error: dockwright_kube::KubeRunError) -> Self {
+        Error::Kubernetes(Box::new(error))
+    }
 }
 
 /// What every command runs with: where Dockwright keeps its files, and the plugin limits.
@@ -153,13 +171,28 @@ pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
 
 /// `dockwright plan --explain`: per image, why it will be built or reused, against the
 /// records of earlier builds.
-pub fn explain(host: &Host, plan: &Plan) -> Vec<Vec<String>> {
+/// An image the stack's registry has (`registry`, see [`look_in_registry`]) is "found in
+/// registry" unless this machine's last build of it is unchanged.
+pub fn explain(host: &Host, plan: &Plan, registry: &RegistryLookup) -> Vec<Vec<String>> {
     let records = host.records();
     plan.images
         .iter()
         .map(|image| match image.kind {
             plan::ImageKind::Parent => vec!["used as is: nothing to add to it".to_string()],
-            _ => records::explain(image, records.last(&image.name).as_ref()),
+            _ => {
+                let last = records.last(&image.name);
+                match registry.found.get(&image.name) {
+                    Some(remote)
+                        if last.as_ref().is_none_or(|r| r.build_key != image.build_key) =>
+                    {
+                        vec![format!(
+                            "found in registry ({}): it will be reused without building",
+                            remote.digest
+                        )]
+                    }
+                    _ => records::explain(image, last.as_ref()),
+                }
+            }
         })
         .collect()
 }
@@ -170,10 +203,12 @@ pub async fn build(
     host: &Host,
     planned: &Planned,
     push: bool,
+    registry: RegistryLookup,
     progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
 ) -> Result<Vec<ImageResult>, Error> {
     let engine = Engine::connect().await?;
-    build_on(&engine, host, planned, push, progress).await
+    let options = images_options(host, planned, push, registry, false);
+    Ok(images::build_images(&engine, &planned.plan, &options, progress).await?)
 }
 
 /// How `dockwright run` runs the steps.
@@ -185,6 +220,106 @@ pub struct RunArgs {
     pub keep: bool,
     /// Push the final images.
     pub push: bool,
+    /// What the stack's registry has (see [`look_in_registry`]).
+    pub registry: RegistryLookup,
+}
+
+/// Where the steps run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orchestrator {
+    /// As containers on the Docker engine.
+    Local,
+    /// As Kubernetes Jobs.
+    Kubernetes,
+}
+
+/// The orchestrator asked for, else the stack's (`orchestrator` flavor `kubernetes`), else
+/// local.
+pub fn orchestrator(planned: &Planned, asked: Option<Orchestrator>) -> Orchestrator {
+    asked.unwrap_or(if kubernetes::is_default(&planned.gathered.pipeline) {
+        Orchestrator::Kubernetes
+    } else {
+        Orchestrator::Local
+    })
+}
+
+/// The pipeline's Kubernetes settings, checked (errors point into the stack or pipeline
+/// file): called before anything is built.
+pub fn kubernetes_settings(planned: &Planned) -> Result<Kubernetes, Error> {
+    Ok(kubernetes::settings(&planned.gathered.pipeline)?)
+}
+
+/// Asks the stack's registry for the images before building (nothing, and no lookup, when
+/// `reuse` is off, nothing is pushed, or the stack has no registry).
+pub async fn look_in_registry(planned: &Planned, push: bool, reuse: bool) -> RegistryLookup {
+    match plan::container_registry(&planned.gathered.pipeline) {
+        Some(registry) if reuse && planned.pushes(push) => {
+            images::look_in_registry(&planned.plan, registry, &RegistryAuth::FromDockerConfig).await
+        }
+        _ => RegistryLookup::default(),
+    }
+}
+
+/// What a Kubernetes run did.
+pub enum KubernetesRun {
+    /// `--dry-run`: the Jobs as YAML, one document per Job in run order.
+    Manifests {
+        images: Vec<ImageResult>,
+        yaml: String,
+    },
+    /// Every step's Job succeeded.
+    Ran {
+        images: Vec<ImageResult>,
+        summary: dockwright_kube::RunSummary,
+    },
+}
+
+/// `dockwright run --orchestrator kubernetes`: the images built (or found in the registry)
+/// and pushed, then one Job per step on them by digest, created on the cluster of the
+/// kubeconfig (or, with `dry_run`, written as YAML). Ctrl-C (`cancel`) deletes the run's
+/// Jobs.
+#[allow(clippy::too_many_arguments)] // one per thing the run needs; a struct would only wrap them
+pub async fn run_kubernetes(
+    host: &Host,
+    planned: &Planned,
+    kubernetes: &Kubernetes,
+    registry: RegistryLookup,
+    dry_run: bool,
+    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+    on_line: impl Fn(dockwright_kube::LogLine),
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<KubernetesRun, Error> {
+    let pipeline = &planned.gathered.pipeline;
+    let options = images_options(host, planned, true, registry, false);
+    // Everything in the registry already: nothing to build, no engine needed.
+    let images = if options.registry.has_all(&planned.plan) {
+        images::record_found(&planned.plan, &options)?
+    } else {
+        let engine = Engine::connect().await?;
+        images::build_images(&engine, &planned.plan, &options, progress).await?
+    };
+    let steps = kubernetes::step_jobs(pipeline, &planned.plan, &images, kubernetes)
+        .map_err(Error::NotPushed)?;
+    let identity = dockwright_kube::RunIdentity {
+        pipeline: pipeline.name.clone(),
+        run_id: kubernetes::new_run_id(),
+    };
+    if dry_run {
+        let jobs = dockwright_kube::job_manifests(&identity, &steps, &kubernetes.settings)?;
+        let yaml = dockwright_kube::manifests_yaml(&jobs);
+        return Ok(KubernetesRun::Manifests { images, yaml });
+    }
+    let jobs = dockwright_kube::plan_jobs(&identity, &steps, &kubernetes.settings)?;
+    let client = dockwright_kube::client(kubernetes.settings.context.as_deref()).await?;
+    let namespace = if kubernetes.namespace_given {
+        kubernetes.settings.namespace.clone()
+    } else {
+        client.default_namespace().to_string()
+    };
+    let run_options = dockwright_kube::RunOptions::from_settings(&kubernetes.settings);
+    let summary =
+        dockwright_kube::run_jobs(client, &namespace, jobs, &run_options, on_line, cancel).await?;
+    Ok(KubernetesRun::Ran { images, summary })
 }
 
 /// `dockwright run`: builds (or reuses) the images, then runs the steps in dependency order.
@@ -196,7 +331,8 @@ pub async fn run(
     on_line: impl Fn(&LogLine) + Send + Sync + Clone + 'static,
 ) -> Result<Vec<ImageResult>, Error> {
     let engine = Engine::connect().await?;
-    let images = build_on(&engine, host, planned, args.push, progress).await?;
+    let options = images_options(host, planned, args.push, args.registry.clone(), true);
+    let images = images::build_images(&engine, &planned.plan, &options, progress).await?;
     let pipeline = &planned.gathered.pipeline;
     let options = RunOptions {
         jobs: args.jobs,
@@ -236,20 +372,21 @@ pub fn integrations(host: &Host) -> Result<Vec<Offered>, Error> {
     Ok(out)
 }
 
-async fn build_on(
-    engine: &Engine,
+fn images_options(
     host: &Host,
     planned: &Planned,
     push: bool,
-    progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
-) -> Result<Vec<ImageResult>, Error> {
-    let options = ImagesOptions {
+    registry: RegistryLookup,
+    pull_found: bool,
+) -> ImagesOptions {
+    ImagesOptions {
         push: planned.pushes(push),
         auth: RegistryAuth::FromDockerConfig,
         lock_dir: host.dirs.builds.join("locks"),
         records: host.records(),
-    };
-    Ok(images::build_images(engine, &planned.plan, &options, progress).await?)
+        registry,
+        pull_found,
+    }
 }
 
 /// Loads the pipeline file and asks the requirement sources, once per distinct settings.

@@ -2,13 +2,20 @@
 //! parent, found or pulled), reused (an image with its build key exists) or built, then
 //! recorded, and the final images pushed when asked. Reuse itself is the engine's
 //! ([`Engine::reuse_or_build`]); nothing here talks to bollard.
+//!
+//! Before that, [`look_in_registry`] asks the stack's registry for the final images: one
+//! found at its planned reference with the same build key label was built elsewhere and is
+//! reused as it is there, without building it or its parents (pulled only when the steps
+//! run on this engine).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+
+use dockwright_registry::RemoteImage;
 
 use crate::base_image;
 use crate::engine::{BuildJob, BuildProgress, Builder, Engine, EngineError, RegistryAuth};
-use crate::plan::{ImageKind, ImagePlan, Plan};
+use crate::plan::{BUILD_KEY_LABEL, ImageKind, ImagePlan, Plan};
 use crate::records::{Record, Records};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,9 @@ pub struct ImageResult {
     /// An image with the build key existed: nothing was built, no context sent.
     pub reused: bool,
     pub pushed_digest: Option<String>,
+    /// Found in the stack's registry with the same build key: the digest there. Nothing
+    /// was built (nor its parents), and nothing pushed.
+    pub registry_digest: Option<String>,
 }
 
 /// How to build a plan's images.
@@ -45,6 +55,73 @@ pub struct ImagesOptions {
     pub auth: RegistryAuth,
     pub lock_dir: PathBuf,
     pub records: Records,
+    /// What the registry has of the final images (see [`look_in_registry`]).
+    pub registry: RegistryLookup,
+    /// Images found in the registry are pulled (the steps run on this engine).
+    pub pull_found: bool,
+}
+
+/// The final images the stack's registry has with the planned build key, by name.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryLookup {
+    pub found: BTreeMap<String, RemoteImage>,
+    /// Why the registry could not be asked (once), when it could not: the images are then
+    /// built here.
+    pub warning: Option<String>,
+}
+
+/// Asks the registry `registry` (the stack's) for each final image of the plan that is
+/// named into it, at its planned reference; an image there whose config carries the same
+/// build key is found. The first failure (registry down, credentials refused) ends the
+/// lookup with one warning: nothing is found, everything is built here.
+pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) -> RegistryLookup {
+    let mut lookup = RegistryLookup::default();
+    let finals = final_images(plan);
+    let prefix = format!("{}/", registry.trim_end_matches('/'));
+    for image in &plan.images {
+        let reusable = image.build.as_ref().is_some_and(|spec| spec.reuse);
+        if !reusable || !finals.contains(&image.name) || !image.name.starts_with(&prefix) {
+            continue;
+        }
+        match dockwright_registry::find_image(&image.name, auth).await {
+            Ok(Some(remote)) if remote.labels.get(BUILD_KEY_LABEL) == Some(&image.build_key) => {
+                lookup.found.insert(image.name.clone(), remote);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                lookup.warning = Some(format!(
+                    "warning: images built elsewhere cannot be reused: {error}; building here"
+                ));
+                lookup.found.clear();
+                break;
+            }
+        }
+    }
+    lookup
+}
+
+impl RegistryLookup {
+    /// Whether the registry has every image the plan needs (nothing to build).
+    pub fn has_all(&self, plan: &Plan) -> bool {
+        let skipped = self.skipped(plan);
+        !plan.images.is_empty() && plan.images.iter().all(|i| skipped.contains(&i.name))
+    }
+
+    /// The images found, and every planned image they are built on (not needed here).
+    fn skipped(&self, plan: &Plan) -> BTreeSet<String> {
+        let mut skipped = BTreeSet::new();
+        for name in self.found.keys() {
+            let mut next = Some(name.as_str());
+            while let Some(name) = next {
+                let Some(image) = plan.images.iter().find(|i| i.name == name) else {
+                    break;
+                };
+                skipped.insert(image.name.clone());
+                next = image.parent.as_deref();
+            }
+        }
+        skipped
+    }
 }
 
 /// Builds or reuses every image of the plan, in order. Stops at the first failure; nothing
@@ -58,7 +135,17 @@ pub async fn build_images(
     let mut results = Vec::new();
     let finals = final_images(plan);
     let planned: BTreeSet<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
+    let skipped = options.registry.skipped(plan);
     for image in &plan.images {
+        if let Some(remote) = options.registry.found.get(&image.name) {
+            let result = use_found(Some(engine), image, remote, options.pull_found).await?;
+            write_record(options, image, &result)?;
+            results.push(result);
+            continue;
+        }
+        if skipped.contains(&image.name) {
+            continue;
+        }
         let from = match image.kind {
             ImageKind::Parent => Some(image.name.as_str()),
             _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
@@ -90,6 +177,20 @@ pub async fn build_images(
     Ok(results)
 }
 
+/// When the registry has every image and nothing is pulled: no engine is needed. Records
+/// what was found.
+pub fn record_found(plan: &Plan, options: &ImagesOptions) -> Result<Vec<ImageResult>, ImagesError> {
+    let mut results = Vec::new();
+    for image in &plan.images {
+        if let Some(remote) = options.registry.found.get(&image.name) {
+            let result = found(image, remote, remote.config_digest.clone());
+            write_record(options, image, &result)?;
+            results.push(result);
+        }
+    }
+    Ok(results)
+}
+
 fn engine_error(image: &ImagePlan, error: EngineError) -> ImagesError {
     ImagesError::Engine {
         image: image.name.clone(),
@@ -108,6 +209,7 @@ fn write_record(
         key_inputs: image.key_inputs.clone(),
         image_id: result.image_id.clone(),
         pushed_digest: result.pushed_digest.clone(),
+        registry_digest: result.registry_digest.clone(),
     };
     options
         .records
@@ -179,7 +281,38 @@ async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, I
         existing: true,
         reused: false,
         pushed_digest: None,
+        registry_digest: None,
     })
+}
+
+/// An image found in the registry: pulled when the steps run here, else left there. Its id
+/// is its config's digest (what the engine calls the image id), from the pull when pulled.
+async fn use_found(
+    engine: Option<&Engine>,
+    image: &ImagePlan,
+    remote: &RemoteImage,
+    pull: bool,
+) -> Result<ImageResult, ImagesError> {
+    let image_id = match engine.filter(|_| pull) {
+        Some(engine) => engine
+            .pull(&image.name)
+            .await
+            .map_err(|error| engine_error(image, error))?,
+        None => remote.config_digest.clone(),
+    };
+    Ok(found(image, remote, image_id))
+}
+
+fn found(image: &ImagePlan, remote: &RemoteImage, image_id: String) -> ImageResult {
+    ImageResult {
+        name: image.name.clone(),
+        build_key: image.build_key.clone(),
+        image_id,
+        existing: false,
+        reused: true,
+        pushed_digest: None,
+        registry_digest: Some(remote.digest.clone()),
+    }
 }
 
 async fn build_image(
@@ -230,5 +363,6 @@ async fn build_image(
         existing: false,
         reused,
         pushed_digest: None,
+        registry_digest: None,
     })
 }

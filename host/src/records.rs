@@ -18,6 +18,10 @@ pub struct Record {
     pub image_id: String,
     /// `sha256:…` of the manifest a push stored, when the image was pushed.
     pub pushed_digest: Option<String>,
+    /// `sha256:…` of the manifest found in the stack's registry with the same build key,
+    /// when the image was reused from there instead of built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_digest: Option<String>,
 }
 
 /// The records in one directory, one JSON file per image name.

@@ -1,0 +1,255 @@
+//! A container registry, asked one question: is this image there, and with what digest and
+//! labels? Dockwright asks it before building, so that an image another machine built and
+//! pushed (with the same `dockwright.build-key` label) is reused instead of built again.
+//!
+//! Manifests and image configs are read with `oci-client` (Docker's schema 2 and OCI
+//! manifests alike), with the user's Docker credentials (`dockwright-registry-auth`). A
+//! registry on loopback (127.0.0.0/8, `localhost`, `[::1]`) is spoken to over plain HTTP,
+//! as the Docker engine does; every other over HTTPS.
+
+use std::collections::BTreeMap;
+
+use dockwright_registry_auth::{DockerCredential, RegistryAuth, registry_credential};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth as OciAuth;
+use oci_client::{Client, Reference};
+
+/// An image found in a registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteImage {
+    /// The reference asked for, as written.
+    pub reference: String,
+    /// `sha256:…` of its manifest: what `name@digest` pulls.
+    pub digest: String,
+    /// `sha256:…` of its config: the image id an engine gives it once pulled.
+    pub config_digest: String,
+    /// Its config's labels (`config.Labels`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Why the registry could not say.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("`{0}` is not an image reference")]
+    BadReference(String),
+    #[error(
+        "the registry {registry} refused the credentials, or got none (log in with `docker login {registry}`): {message}"
+    )]
+    Refused { registry: String, message: String },
+    #[error("the registry {registry} cannot be reached: {message}")]
+    Unreachable { registry: String, message: String },
+    #[error("the registry {registry} answered for {reference}: {message}")]
+    Other {
+        registry: String,
+        reference: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Credentials(#[from] dockwright_registry_auth::CredentialError),
+}
+
+/// The image at `reference` (`registry/repository:tag`), or `None` when the registry has
+/// no such manifest. Only the manifest and the (small) config are downloaded.
+pub async fn find_image(
+    reference: &str,
+    auth: &RegistryAuth,
+) -> Result<Option<RemoteImage>, RegistryError> {
+    let parsed: Reference = reference
+        .parse()
+        .map_err(|_| RegistryError::BadReference(reference.to_string()))?;
+    let registry = parsed.registry().to_string();
+    let client = client(&registry);
+    let auth = oci_auth(auth, &registry)?;
+    match client.pull_manifest_and_config(&parsed, &auth).await {
+        Ok((manifest, digest, config)) => Ok(Some(RemoteImage {
+            reference: reference.to_string(),
+            digest,
+            config_digest: manifest.config.digest,
+            labels: labels(&config),
+        })),
+        Err(error) if is_not_found(&error) => Ok(None),
+        Err(error) => Err(classify(error, &registry, reference)),
+    }
+}
+
+/// `config.Labels` of an image config (Docker's and OCI's spell it the same).
+fn labels(config: &str) -> BTreeMap<String, String> {
+    #[derive(serde::Deserialize, Default)]
+    struct Image {
+        #[serde(default)]
+        config: Option<Inner>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Inner {
+        #[serde(rename = "Labels", default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    serde_json::from_str::<Image>(config)
+        .ok()
+        .and_then(|image| image.config)
+        .and_then(|inner| inner.labels)
+        .unwrap_or_default()
+}
+
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
+}
+
+fn classify(error: OciDistributionError, registry: &str, reference: &str) -> RegistryError {
+    let message = error.to_string();
+    let refused = match &error {
+        OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::UnauthorizedError { .. } => true,
+        OciDistributionError::ServerError { code, .. } => matches!(code, 401 | 403),
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+        _ => false,
+    };
+    if refused {
+        return RegistryError::Refused {
+            registry: registry.to_string(),
+            message,
+        };
+    }
+    match error {
+        OciDistributionError::RequestError(e) => RegistryError::Unreachable {
+            registry: registry.to_string(),
+            // reqwest's own message is "error sending request"; the cause says why.
+            message: chain(&e),
+        },
+        _ => RegistryError::Other {
+            registry: registry.to_string(),
+            reference: reference.to_string(),
+            message,
+        },
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether `registry` (`host[:port]`) is this machine: spoken to over plain HTTP.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => registry.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn client(registry: &str) -> Client {
+    install_crypto_provider();
+    let protocol = if is_loopback(registry) {
+        ClientProtocol::HttpsExcept(vec![registry.to_string()])
+    } else {
+        ClientProtocol::Https
+    };
+    Client::new(ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
+/// oci-client's reqwest has no TLS crypto provider of its own; ring is the process's.
+fn install_crypto_provider() {
+    // Err means another provider was installed first, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn oci_auth(auth: &RegistryAuth, registry: &str) -> Result<OciAuth, RegistryError> {
+    Ok(match registry_credential(auth, registry)? {
+        None => OciAuth::Anonymous,
+        Some(DockerCredential::UsernamePassword(user, password)) => OciAuth::Basic(user, password),
+        Some(DockerCredential::IdentityToken(token)) => OciAuth::Bearer(token),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_read_from_docker_and_oci_configs() {
+        let config = r#"{"architecture":"amd64","config":{"Env":["A=1"],"Labels":{"dockwright.build-key":"sha256:ab"}},"rootfs":{}}"#;
+        assert_eq!(
+            labels(config),
+            BTreeMap::from([("dockwright.build-key".to_string(), "sha256:ab".to_string())])
+        );
+        assert!(labels(r#"{"config":{"Labels":null}}"#).is_empty());
+        assert!(labels(r#"{"config":{}}"#).is_empty());
+        assert!(labels("not json").is_empty());
+    }
+
+    #[test]
+    fn loopback_registries_are_recognised() {
+        for registry in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "[::1]:5000",
+            "127.3.4.5",
+        ] {
+            assert!(is_loopback(registry), "{registry}");
+        }
+        for registry in ["registry.example.com", "10.0.0.1:5000", "ghcr.io"] {
+            assert!(!is_loopback(registry), "{registry}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_is_not_there_is_unreachable_not_missing() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = find_image(
+            &format!("127.0.0.1:{port}/team/app:v1"),
+            &RegistryAuth::Anonymous,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, RegistryError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("the registry 127.0.0.1:{port} cannot be reached")),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_reference_is_said() {
+        let error = find_image("UPPER/Case:v1", &RegistryAuth::Anonymous)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RegistryError::BadReference(_)), "{error}");
+    }
+}
