@@ -1462,3 +1462,54 @@ fn a_kubernetes_run_creates_jobs_in_order_streams_logs_and_exits_with_the_failed
     );
     drop(server);
 }
+
+#[test]
+fn ctrl_c_during_a_kubernetes_run_deletes_its_jobs_says_so_and_exits_130() {
+    use fake_apiserver::{FakeApiServer, Script};
+    let registry = Registry::start(None);
+    let name = unique("k8s-cancel");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    let project = kubernetes_pipeline(&name, &registry.host(), K8S_CONFIG);
+    let _cleanup = Cleanup::of_image(&image);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(FakeApiServer::start([(
+        "prepare",
+        Script::RunUntilDeleted {
+            logs: vec!["working".into()],
+        },
+    )]));
+    let home = Home::new();
+    let kubeconfig = server.kubeconfig(home.path());
+    let child = home
+        .dockwright(&["run", "-f", &project.file()])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted once its first Job runs (the build comes first and takes its time).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while server.created_jobs().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no Job was created");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let Output { status, stderr, .. } = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let created = server.created_jobs();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert!(
+        stderr.contains("interrupted: deleting this run's Jobs")
+            && stderr.contains(&format!("cancelled; deleted Jobs: {}", created[0])),
+        "{stderr}"
+    );
+    assert_eq!(
+        server.deleted_jobs(),
+        [(created[0].clone(), Some("Foreground".to_string()))]
+    );
+}
