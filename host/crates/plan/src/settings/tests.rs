@@ -1283,3 +1283,20 @@ fn a_container_registry_has_a_uri() {
         "the nearest key is suggested: {err}"
     );
 }
+
+#[test]
+fn a_pipeline_path_through_dot_dot_is_normalised_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let training = dir.path().join("training");
+    std::fs::create_dir_all(dir.path().join("p5")).unwrap();
+    std::fs::create_dir_all(&training).unwrap();
+    let through = dir.path().join("p5/../training/./dockwright.yaml");
+    let p = parse("name: t\n", &through).unwrap();
+    let real = training.canonicalize().unwrap();
+    assert_eq!(p.file, real.join("dockwright.yaml"));
+    assert_eq!(p.base_dir, real);
+
+    // A folder that does not exist is normalised lexically.
+    let p = parse("name: t\n", Path::new("/nowhere/a/../b/dockwright.yaml")).unwrap();
+    assert_eq!(p.file, Path::new("/nowhere/b/dockwright.yaml"));
+}
