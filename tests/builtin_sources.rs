@@ -411,3 +411,30 @@ fn the_stack_plugin_provides_no_catalogue_of_its_own() {
         .value;
     assert!(list.is_empty());
 }
+
+/// A pipeline that only has `requirements:` loads and links only the `requirements` plugin
+/// (issue 14): the others are described (manifest, digest) but never compiled or linked.
+#[test]
+fn only_the_plugin_a_setting_routes_to_is_loaded() {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("builtin_sources");
+    let dirs = Dirs::at(&home.join("cache"), &home.join("data"));
+    let registry = Registry::load(&dirs.cache, &dirs.plugins, Limits::default()).unwrap();
+    assert!(registry.plugins.len() >= 4);
+    assert!(registry.plugins.iter().all(|p| !p.is_prepared()));
+    let pipeline = dockwright::settings::parse(
+        "name: p\nsettings:\n  docker:\n    requirements: [numpy]\n",
+        Path::new("/p/dockwright.yaml"),
+    )
+    .unwrap();
+    let answers =
+        dockwright::plugins::sources::gather(&registry, &pipeline, &pipeline.docker, &linux())
+            .unwrap();
+    assert_eq!(answers.sourced.len(), 1);
+    let prepared: Vec<&str> = registry
+        .plugins
+        .iter()
+        .filter(|p| p.is_prepared())
+        .map(|p| p.manifest.name.as_str())
+        .collect();
+    assert_eq!(prepared, ["requirements"]);
+}

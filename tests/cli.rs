@@ -147,3 +147,36 @@ fn inspect_of_a_bad_file_or_unknown_name_fails_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no plugin named `requirement`"), "{err}");
 }
+
+/// `plan -f ../training/dockwright.yaml` from a sibling folder: the pipeline's paths are
+/// normalised once, so the requirements plugin is granted the same folder it is handed the
+/// file in (issue 14: it was granted `…/p5/../training` and refused the normalised path).
+#[test]
+fn plan_of_a_pipeline_named_through_dot_dot_reads_its_requirements_file() {
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let training = work.path().join("training");
+    let p5 = work.path().join("p5");
+    std::fs::create_dir_all(&training).unwrap();
+    std::fs::create_dir_all(&p5).unwrap();
+    std::fs::write(
+        training.join("requirements.txt"),
+        "-r more.txt\nnumpy>=1.26\n",
+    )
+    .unwrap();
+    std::fs::write(training.join("more.txt"), "tabulate\n").unwrap();
+    std::fs::write(
+        training.join("dockwright.yaml"),
+        "name: training\nsettings:\n  docker:\n    parent_image: python:3.11-slim\n    \
+         requirements: requirements.txt\n    allow_including_files_in_images: false\n",
+    )
+    .unwrap();
+    let out = dockwright(home.path())
+        .current_dir(&p5)
+        .args(["plan", "--json", "-f", "../training/dockwright.yaml"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let lines = &plan["images"][0]["requirements"][0]["lines"];
+    assert_eq!(lines, &serde_json::json!(["tabulate", "numpy>=1.26"]));
+}

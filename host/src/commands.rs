@@ -157,8 +157,7 @@ pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
     let registry = host.registry()?;
     let gathered = gather(&args.file, &registry)?;
     let lock = check_lock(&gathered, &registry, args.update_lock)?;
-    let mut cache =
-        HashCache::load(&host.dirs.context_hashes).unwrap_or_else(|_| HashCache::in_memory());
+    let mut cache = HashCache::open(&host.dirs.context_hashes);
     let plan = plan_gathered(&gathered, &mut cache, args.strict)?;
     // Only a cache: failing to save it costs speed next time, not correctness.
     let _ = cache.save();

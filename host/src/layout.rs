@@ -10,7 +10,7 @@ pub struct Dirs {
     pub cache: PathBuf,
     /// Installed plugins (`$XDG_DATA_HOME/dockwright/plugins`).
     pub plugins: PathBuf,
-    /// The per-file hash cache of build contexts.
+    /// The per-file hash cache of build contexts: one file per context root.
     pub context_hashes: PathBuf,
     /// Records of finished builds, and build locks (`$XDG_CACHE_HOME/dockwright/builds`).
     pub builds: PathBuf,
@@ -36,7 +36,7 @@ impl Dirs {
         Dirs {
             cache: cache.join("components"),
             plugins: data.join("plugins"),
-            context_hashes: cache.join("context-hashes.json"),
+            context_hashes: cache.join("context-hashes"),
             builds: cache.join("builds"),
         }
     }

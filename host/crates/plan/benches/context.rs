@@ -36,15 +36,15 @@ fn main() {
     });
     report("scan + digest, cold cache", cold, Some(bytes));
 
-    let cache_file = dir.path().join("hashes.json");
-    let mut cache = HashCache::load(&cache_file).unwrap();
+    let cache_file = dir.path().join("hashes");
+    let mut cache = HashCache::open(&cache_file);
     Context::scan(&root, None)
         .unwrap()
         .digest(&mut cache)
         .unwrap();
     cache.save().unwrap();
     let warm = median(runs, || {
-        let mut cache = HashCache::load(&cache_file).unwrap();
+        let mut cache = HashCache::open(&cache_file);
         let context = Context::scan(&root, None).unwrap();
         let digest = context.digest(&mut cache).unwrap();
         assert_eq!(digest.bytes_hashed, 0);

@@ -1,7 +1,8 @@
 //! The plugins this host can call: the built-in ones compiled into it, then those installed
-//! in the user's plugin directory, each checked, compiled (or loaded from the compiled cache)
-//! and linked once per process.
+//! in the user's plugin directory, each checked when listed, and compiled (or loaded from the
+//! compiled cache) and linked only when a call needs it, once per process.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::sandbox::{ErrorKind, Limits, Origin, Plugin, PluginError, Runtime, builtin};
@@ -13,18 +14,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every built-in and installed plugin. A broken installed plugin is an error
-    /// naming its file, not a silently shorter list.
+    /// Describes every built-in and installed plugin (manifest, API line, digest; nothing is
+    /// compiled until a call). An installed plugin with a broken manifest is an error naming
+    /// its file, not a silently shorter list.
     /// Compiled components are cached in `components`; `installed` holds the installed
     /// plugins (`*.wasm`).
     pub fn load(components: &Path, installed: &Path, limits: Limits) -> anyhow::Result<Registry> {
         let runtime = Runtime::new(components.to_path_buf(), limits)?;
         let mut plugins = Vec::new();
         for (name, wasm) in builtin::PLUGINS {
-            plugins.push(runtime.load(wasm, Origin::Builtin, name)?);
+            plugins.push(runtime.describe(Cow::Borrowed(*wasm), Origin::Builtin, name)?);
         }
         for path in installed_files(installed)? {
-            let plugin = load_file(&runtime, &path)?;
+            let plugin = describe_file(&runtime, &path)?;
             // Installs keep one file per name; two means someone copied files in by hand.
             if let Some(other) = plugins
                 .iter()
@@ -54,12 +56,24 @@ fn describe(plugin: &Plugin) -> String {
     }
 }
 
-/// Loads a plugin from a `.wasm` file.
+/// Loads a plugin from a `.wasm` file (compiled and linked at once).
 pub fn load_file(runtime: &Runtime, path: &Path) -> Result<Plugin, PluginError> {
     let label = path.display().to_string();
     let wasm = std::fs::read(path)
         .map_err(|e| PluginError::new(&label, ErrorKind::Unreadable(e.to_string())))?;
     runtime.load(&wasm, Origin::Installed(path.to_path_buf()), &label)
+}
+
+/// Describes a plugin from a `.wasm` file; it is compiled and linked on its first call.
+fn describe_file(runtime: &Runtime, path: &Path) -> Result<Plugin, PluginError> {
+    let label = path.display().to_string();
+    let wasm = std::fs::read(path)
+        .map_err(|e| PluginError::new(&label, ErrorKind::Unreadable(e.to_string())))?;
+    runtime.describe(
+        Cow::Owned(wasm),
+        Origin::Installed(path.to_path_buf()),
+        &label,
+    )
 }
 
 pub(crate) fn installed_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

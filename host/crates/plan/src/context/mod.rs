@@ -356,7 +356,7 @@ impl Context {
 
     /// The content digest of the context; see [`HashCache`].
     pub fn digest(&self, cache: &mut HashCache) -> Result<ContextDigest, ContextError> {
-        hash_cache::digest(&self.members(), cache)
+        hash_cache::digest(&self.root, &self.members(), cache)
     }
 
     /// Writes the deterministic tar of [`Self::members`] to `writer`, streaming file

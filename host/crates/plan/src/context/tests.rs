@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -639,7 +639,7 @@ fn tar_streams_through_any_writer() {
 fn hash_cache_skips_unchanged_files_and_rereads_changed_ones() {
     let dir = tempfile::tempdir().unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
-    let cache_file = cache_dir.path().join("nested/hashes.json");
+    let cache_file = cache_dir.path().join("nested/hashes");
     let root = dir.path();
     let big = root.join("model.bin");
     let size = 8 << 20;
@@ -648,21 +648,20 @@ fn hash_cache_skips_unchanged_files_and_rereads_changed_ones() {
     set_mtime(&big, old);
     write(root, "app.py", "print()");
 
-    let mut cache = HashCache::load(&cache_file).unwrap();
-    assert!(cache.is_empty());
+    let mut cache = HashCache::open(&cache_file);
     let context = Context::scan(root, None).unwrap();
     let cold = context.digest(&mut cache).unwrap();
     assert_eq!((cold.files_hashed, cold.cache_hits), (2, 0));
     assert_eq!(cold.bytes_hashed, size as u64 + 7);
-    cache.save().unwrap();
+    assert_eq!(cache.save().unwrap(), 1);
 
     // A new process: the cache is read back from disk and nothing is read again.
-    let mut cache = HashCache::load(&cache_file).unwrap();
-    assert_eq!(cache.len(), 2);
+    let mut cache = HashCache::open(&cache_file);
     let warm = Context::scan(root, None)
         .unwrap()
         .digest(&mut cache)
         .unwrap();
+    assert_eq!(cache.len(), 2);
     assert_eq!(
         (warm.files_hashed, warm.bytes_hashed, warm.cache_hits),
         (0, 0, 2)
@@ -712,23 +711,123 @@ fn recently_modified_files_are_not_cached() {
 #[test]
 fn saving_drops_entries_of_deleted_files_and_tolerates_a_corrupt_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let cache_file = dir.path().join("cache.json");
+    let cache_dir = dir.path().join("cache");
     let root = dir.path().join("ctx");
     write(&root, "a.py", "a");
     write(&root, "b.py", "b");
-    let mut cache = HashCache::load(&cache_file).unwrap();
+    let digest = |cache: &mut HashCache| Context::scan(&root, None).unwrap().digest(cache).unwrap();
+    let mut cache = HashCache::open(&cache_dir);
+    digest(&mut cache);
+    cache.save().unwrap();
+    fs::remove_file(root.join("b.py")).unwrap();
+    let mut cache = HashCache::open(&cache_dir);
+    assert_eq!(digest(&mut cache).cache_hits, 1);
+    assert_eq!(cache.save().unwrap(), 1, "the entry of b.py was dropped");
+    let mut cache = HashCache::open(&cache_dir);
+    digest(&mut cache);
+    assert_eq!(cache.len(), 1);
+
+    let [file] = cache_files(&cache_dir).try_into().unwrap();
+    fs::write(&file, "{ not postcard").unwrap();
+    let mut cache = HashCache::open(&cache_dir);
+    let cold = digest(&mut cache);
+    assert_eq!((cold.files_hashed, cold.cache_hits), (1, 0));
+    assert_eq!(cache.save().unwrap(), 1);
+}
+
+fn cache_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn an_unchanged_context_leaves_the_cache_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let root = dir.path().join("ctx");
+    for i in 0..50 {
+        write(&root, &format!("pkg/m{i}.py"), &format!("x = {i}"));
+    }
+    let mut cache = HashCache::open(&cache_dir);
     Context::scan(&root, None)
         .unwrap()
         .digest(&mut cache)
         .unwrap();
-    cache.save().unwrap();
-    fs::remove_file(root.join("b.py")).unwrap();
-    let mut cache = HashCache::load(&cache_file).unwrap();
-    cache.save().unwrap();
-    assert_eq!(HashCache::load(&cache_file).unwrap().len(), 1);
+    assert_eq!(cache.save().unwrap(), 1);
+    let [file] = cache_files(&cache_dir).try_into().unwrap();
+    let written = fs::metadata(&file).unwrap();
 
-    fs::write(&cache_file, "{ not json").unwrap();
-    assert!(HashCache::load(&cache_file).unwrap().is_empty());
+    let mut cache = HashCache::open(&cache_dir);
+    let warm = Context::scan(&root, None)
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    assert_eq!((warm.files_hashed, warm.cache_hits), (0, 50));
+    assert_eq!(cache.save().unwrap(), 0);
+    let after = fs::metadata(&file).unwrap();
+    assert_eq!(
+        (after.ino(), after.mtime(), after.mtime_nsec()),
+        (written.ino(), written.mtime(), written.mtime_nsec()),
+        "an unchanged cache is not rewritten"
+    );
+
+    // One new file: the root's file is rewritten (renamed over: a new inode), with 51 hashes.
+    write(&root, "pkg/new.py", "new");
+    let mut cache = HashCache::open(&cache_dir);
+    let one_more = Context::scan(&root, None)
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    assert_eq!((one_more.files_hashed, one_more.cache_hits), (1, 50));
+    assert_eq!(cache.save().unwrap(), 1);
+    assert_ne!(fs::metadata(&file).unwrap().ino(), written.ino());
+    let mut cache = HashCache::open(&cache_dir);
+    Context::scan(&root, None)
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    assert_eq!(cache.len(), 51);
+}
+
+#[test]
+fn each_context_root_has_its_own_cache_file_and_a_plan_reads_only_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let big = dir.path().join("big");
+    let small = dir.path().join("small");
+    for i in 0..200 {
+        write(&big, &format!("m{i}.py"), "x");
+    }
+    write(&small, "app.py", "print()");
+    let mut cache = HashCache::open(&cache_dir);
+    Context::scan(&big, None)
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    cache.save().unwrap();
+
+    let mut cache = HashCache::open(&cache_dir);
+    let digest = Context::scan(&small, None)
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    assert_eq!(digest.files_hashed, 1);
+    assert_eq!(cache.len(), 1, "the big project's hashes were not loaded");
+    assert_eq!(cache.save().unwrap(), 1);
+    assert_eq!(cache_files(&cache_dir).len(), 2);
+
+    // A context of generated files only has no root and touches no cache file.
+    let mut cache = HashCache::open(&cache_dir);
+    Context::empty()
+        .with_extra("Dockerfile", "FROM scratch")
+        .unwrap()
+        .digest(&mut cache)
+        .unwrap();
+    assert_eq!(cache.save().unwrap(), 0);
 }
 
 #[test]

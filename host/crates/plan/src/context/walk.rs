@@ -67,11 +67,11 @@ impl Walker<'_> {
             let file_type = child
                 .file_type()
                 .map_err(|source| io_error(&child.path(), source))?;
-            children.push((child.file_name(), file_type));
+            children.push((child.file_name(), file_type, child));
         }
         // A stable order makes errors (the first bad file) reproducible.
         children.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, file_type) in children {
+        for (name, file_type, child) in children {
             self.outcome.stats.entries_seen += 1;
             let path = dir.join(&name);
             let name_text = name.to_string_lossy();
@@ -93,13 +93,14 @@ impl Walker<'_> {
             if name.to_str().is_none() {
                 return Err(ContextError::NonUtf8Name { path });
             }
-            self.include(path, rel, file_type, &matches)?;
+            self.include(&child, path, rel, file_type, &matches)?;
         }
         Ok(())
     }
 
     fn include(
         &mut self,
+        child: &fs::DirEntry,
         path: PathBuf,
         rel: String,
         file_type: fs::FileType,
@@ -131,7 +132,8 @@ impl Walker<'_> {
             return Ok(());
         }
         self.outcome.stats.entries_stated += 1;
-        let metadata = fs::symlink_metadata(&path).map_err(|source| io_error(&path, source))?;
+        // Relative to the open directory (`fstatat`), not a walk of the whole path again.
+        let metadata = child.metadata().map_err(|source| io_error(&path, source))?;
         self.outcome.entries.push(Entry {
             path: rel,
             kind: EntryKind::File(DiskFile {

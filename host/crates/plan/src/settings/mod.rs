@@ -178,10 +178,39 @@ pub fn load(path: &Path) -> std::result::Result<Pipeline, SettingsError> {
     parse(&source, path)
 }
 
+/// The pipeline file as an absolute path without `.` or `..`, made once here so that every
+/// path derived from it (grants, context roots, the paths handed to plugins) has one form.
+/// A `..` is resolved on disk where the folder exists (after a symlink, `..` is the link
+/// target's parent, as the kernel reads it), else lexically.
+fn normalised(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    if !absolute.components().any(|c| c == Component::ParentDir) {
+        return absolute;
+    }
+    let on_disk = absolute
+        .parent()
+        .and_then(|dir| dir.canonicalize().ok())
+        .zip(absolute.file_name())
+        .map(|(dir, name)| dir.join(name));
+    on_disk.unwrap_or_else(|| {
+        let mut out = PathBuf::new();
+        for part in absolute.components() {
+            match part {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    })
+}
+
 /// Validates the text of a pipeline file that lives at `path` (a `stack` file it names is
 /// read from disk).
 pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, SettingsError> {
-    let file = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let file = normalised(path);
     let base_dir = file.parent().map(Path::to_owned).unwrap_or_default();
     let mut ctx = Ctx::new(path, source);
     let root = parse_yaml(&ctx, source)?;

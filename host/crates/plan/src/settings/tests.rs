@@ -1351,3 +1351,20 @@ fn orchestrator_settings_must_be_a_mapping() {
     assert_eq!(d.field, "stack.orchestrator.config");
     assert!(d.message.contains("expected a mapping"), "{}", d.message);
 }
+
+#[test]
+fn a_pipeline_path_through_dot_dot_is_normalised_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let training = dir.path().join("training");
+    std::fs::create_dir_all(dir.path().join("p5")).unwrap();
+    std::fs::create_dir_all(&training).unwrap();
+    let through = dir.path().join("p5/../training/./dockwright.yaml");
+    let p = parse("name: t\n", &through).unwrap();
+    let real = training.canonicalize().unwrap();
+    assert_eq!(p.file, real.join("dockwright.yaml"));
+    assert_eq!(p.base_dir, real);
+
+    // A folder that does not exist is normalised lexically.
+    let p = parse("name: t\n", Path::new("/nowhere/a/../b/dockwright.yaml")).unwrap();
+    assert_eq!(p.file, Path::new("/nowhere/b/dockwright.yaml"));
+}

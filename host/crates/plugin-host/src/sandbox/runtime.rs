@@ -2,8 +2,15 @@
 //! and limits on everything a plugin can consume (time, memory, output, stderr, log lines).
 //! Nothing is granted by default: no environment, no network, no files; a read-only preopen
 //! or a host command only for a capability the manifest asks for and the call grants.
+//!
+//! A plugin is *described* (manifest, API line, digest) without compiling anything, and
+//! *prepared* (loaded from the compiled cache and linked) on its first call: a pipeline that
+//! uses one plugin pays for one ([`Runtime::describe`]). [`Runtime::load`] prepares at once,
+//! for installs and inspections that must prove a plugin links.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -56,7 +63,8 @@ pub enum Origin {
     Installed(PathBuf),
 }
 
-/// A loaded plugin: its manifest, digest and compiled, pre-linked component.
+/// A described plugin: its manifest and digest, and its compiled, pre-linked component once
+/// it has been prepared.
 pub struct Plugin {
     pub manifest: Manifest,
     /// `sha256:<hex>` of the wasm bytes.
@@ -65,7 +73,11 @@ pub struct Plugin {
     /// The API version of this host that serves it.
     pub api: semver::Version,
     pub header: Header,
-    pre: wit::PluginPre<HostState>,
+    /// The component, until it is prepared (built-ins borrow the binary's own bytes).
+    wasm: Cow<'static, [u8]>,
+    /// The version of the `source` export it was built against (picks the bindings).
+    source_api: semver::Version,
+    pre: OnceLock<wit::PluginPre<HostState>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -82,6 +94,11 @@ impl Plugin {
     /// `name version`, as errors name it.
     pub fn label(&self) -> String {
         format!("{} {}", self.manifest.name, self.manifest.version)
+    }
+
+    /// Whether the component has been loaded and linked (it is on its first call).
+    pub fn is_prepared(&self) -> bool {
+        self.pre.get().is_some()
     }
 }
 
@@ -137,7 +154,20 @@ impl Runtime {
     /// Checks, compiles (or loads from the cache) and links a plugin. The manifest and the API
     /// line are checked before anything is compiled.
     pub fn load(&self, wasm: &[u8], origin: Origin, label: &str) -> Result<Plugin, PluginError> {
-        let header = Header::read(wasm).map_err(|k| PluginError::new(label, k))?;
+        let plugin = self.describe(Cow::Owned(wasm.to_vec()), origin, label)?;
+        self.prepare(&plugin)?;
+        Ok(plugin)
+    }
+
+    /// Checks a plugin's manifest, API line and exports and computes its digest, without
+    /// compiling or linking it: that happens on its first call.
+    pub fn describe(
+        &self,
+        wasm: Cow<'static, [u8]>,
+        origin: Origin,
+        label: &str,
+    ) -> Result<Plugin, PluginError> {
+        let header = Header::read(&wasm).map_err(|k| PluginError::new(label, k))?;
         let label = format!("{} {}", header.manifest.name, header.manifest.version);
         let fail = |kind| PluginError::new(label.clone(), kind);
         let api = manifest::check_api(&header.manifest).map_err(fail)?;
@@ -150,25 +180,41 @@ impl Runtime {
                 supported: manifest::supported_api(),
             }));
         }
-        let digest = hex::encode(Sha256::digest(wasm));
-        let component = self
-            .cache
-            .load(&self.engine, wasm, &digest)
-            .map_err(|e| fail(ErrorKind::Compile(format!("{e:#}"))))?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
-        let pre = wit::PluginPre::new(&source_api, instance_pre)
-            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
+        let digest = hex::encode(Sha256::digest(&wasm));
         Ok(Plugin {
             manifest: header.manifest.clone(),
             digest: format!("sha256:{digest}"),
             origin,
             api,
             header,
-            pre,
+            wasm,
+            source_api,
+            pre: OnceLock::new(),
         })
+    }
+
+    /// The plugin's linked component: loaded from the compiled cache (or compiled) and
+    /// linked on first use, then kept.
+    fn prepare<'p>(
+        &self,
+        plugin: &'p Plugin,
+    ) -> Result<&'p wit::PluginPre<HostState>, PluginError> {
+        if let Some(pre) = plugin.pre.get() {
+            return Ok(pre);
+        }
+        let fail = |kind| PluginError::new(plugin.label(), kind);
+        let digest = plugin.digest.trim_start_matches("sha256:");
+        let component = self
+            .cache
+            .load(&self.engine, &plugin.wasm, digest)
+            .map_err(|e| fail(ErrorKind::Compile(format!("{e:#}"))))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
+        let pre = wit::PluginPre::new(&plugin.source_api, instance_pre)
+            .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
+        Ok(plugin.pre.get_or_init(|| pre))
     }
 
     /// Asks a plugin for its contribution.
@@ -242,6 +288,7 @@ impl Runtime {
         base_dir: PathBuf,
         f: impl FnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>,
     ) -> Result<Outcome<R>, PluginError> {
+        let pre = self.prepare(plugin)?;
         let stderr = MemoryOutputPipe::new(self.limits.stderr);
         let label = plugin.label();
         let mut wasi = WasiCtxBuilder::new();
@@ -278,7 +325,7 @@ impl Runtime {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(self.limits.deadline));
         store.epoch_deadline_trap();
-        let result = f(&mut store, &plugin.pre);
+        let result = f(&mut store, pre);
         let logs = std::mem::take(&mut store.data_mut().logs);
         drop(store);
         match result {

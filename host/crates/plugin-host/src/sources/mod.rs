@@ -183,8 +183,11 @@ fn export_programs(command: Option<&[String]>) -> Vec<String> {
     }
 }
 
+/// The folder of a file named in the settings, in the lexical form the plugin compares
+/// (`requirements: ../shared/r.txt` grants `/p/shared`, not `/p/training/../shared`).
 fn parent_dir(path: &Path) -> PathBuf {
-    path.parent()
+    normalize_dir(path)
+        .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"))
 }
@@ -399,6 +402,16 @@ mod tests {
         );
         docker.pyproject_export_command = None;
         assert_eq!(grants(&docker).exec, ["uv", "poetry"]);
+    }
+
+    #[test]
+    fn a_requirements_file_outside_the_pipeline_folder_grants_its_normalised_folder() {
+        let docker = DockerSettings {
+            requirements: Some(Requirements::File("../shared/requirements.txt".into())),
+            ..DockerSettings::default()
+        };
+        let request = requirements_request(&docker, Path::new("/p/training"), &Platform::default());
+        assert_eq!(request.grants.read, [PathBuf::from("/p/shared")]);
     }
 
     #[test]
