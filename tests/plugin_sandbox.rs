@@ -509,3 +509,96 @@ fn the_builtin_requirements_plugin_reads_a_list_and_a_file() {
         "{err}"
     );
 }
+
+// --- Time: one wall-clock deadline for everything a call does (issue 10) ---
+
+/// Calls `mode` with a 2 s deadline; it must fail within a few seconds, timed out.
+fn times_out(settings: serde_json::Value, grants: Grants) -> PluginError {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime_with_deadline(dir.path(), Duration::from_secs(2));
+    let plugin = hostile(&rt);
+    let started = Instant::now();
+    let err = call_with(&rt, &plugin, settings, grants).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the call took {took:?}, past its 2 s deadline: {err}"
+    );
+    assert_still_serves(&rt, &plugin);
+    err
+}
+
+#[test]
+fn a_wasi_sleep_is_stopped_at_the_deadline() {
+    let err = times_out(json!({"mode": "sleep"}), Grants::default());
+    assert!(
+        matches!(err.kind, ErrorKind::TimeoutWhile { deadline, .. } if deadline == Duration::from_secs(2)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("plugin hostile 0.1.0: timed out after 2s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_granted_program_that_never_ends_is_killed_with_its_process_group() {
+    // A number of seconds no other process sleeps for, to find it by.
+    let marker = format!("sleep {}", 900_000 + std::process::id());
+    let grants = Grants {
+        read: vec![],
+        exec: vec!["sh".into()],
+    };
+    // The grandchild `sleep` is in the same process group as the `sh` the plugin ran.
+    let script = format!("{marker} & wait");
+    let err = times_out(
+        json!({"mode": "exec", "path": "sh", "args": ["-c", script]}),
+        grants,
+    );
+    assert!(
+        err.to_string().contains("while waiting for `sh` it ran"),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the program the plugin started outlived the call: pids {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_a_read_grant_is_refused_not_waited_for() {
+    let granted = tempfile::tempdir().unwrap();
+    let fifo = granted.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let grants = Grants {
+        read: vec![granted.path().to_path_buf()],
+        exec: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let started = Instant::now();
+    let err = call_with(&rt, &plugin, json!({"mode": "read", "path": fifo}), grants).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    assert!(matches!(err.kind, ErrorKind::Refused(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "plugin hostile 0.1.0: capability refused: opening `fifo` in a read grant: it is not a regular file"
+        ),
+        "{text}"
+    );
+    assert_still_serves(&rt, &plugin);
+}

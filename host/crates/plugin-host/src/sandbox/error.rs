@@ -66,6 +66,8 @@ pub enum ErrorKind {
     Compile(String),
     #[error("timed out after {0:?} (the per-call deadline)")]
     Timeout(Duration),
+    #[error("timed out after {deadline:?} (the per-call deadline) while {doing}")]
+    TimeoutWhile { deadline: Duration, doing: String },
     #[error("exceeded its memory limit of {} MiB", .0 >> 20)]
     MemoryLimit(usize),
     #[error("crashed: {0}")]

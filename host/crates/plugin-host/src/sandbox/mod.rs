@@ -6,6 +6,8 @@
 pub mod builtin;
 mod cache;
 mod error;
+mod exec;
+mod files;
 pub mod manifest;
 mod runtime;
 mod types;

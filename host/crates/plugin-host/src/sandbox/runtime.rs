@@ -17,6 +17,7 @@ use super::error::{ErrorKind, PluginError};
 use super::manifest::{self, Capability, Header, Manifest};
 use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::wit::{self, SOURCE_EXPORT};
+use super::{exec, files};
 
 /// Epoch ticks are this long; deadlines are counted in them.
 const TICK: Duration = Duration::from_millis(10);
@@ -114,7 +115,8 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         start_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        files::guard_open(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
         let cache = CompileCache::new(cache_dir, &engine);
         Ok(Runtime {
@@ -195,9 +197,12 @@ impl Runtime {
             e
         };
         let outcome = self
-            .call(plugin, &grants, request.base_dir.clone(), |store, pre| {
-                pre.contribute(store, &wit_request)
-            })
+            .call(
+                plugin,
+                &grants,
+                request.base_dir.clone(),
+                async |store, pre| pre.contribute(store, &wit_request).await,
+            )
             .map_err(with_hint)?;
         let fail = |kind| PluginError::new(plugin.label(), kind);
         let contribution: Contribution = match outcome.value {
@@ -222,7 +227,7 @@ impl Runtime {
             plugin,
             &Grants::default(),
             PathBuf::from("/"),
-            |store, pre| pre.integrations(store, &platform),
+            async |store, pre| pre.integrations(store, &platform).await,
         )?;
         let integrations: Vec<Integration> = outcome.value.into_iter().map(Into::into).collect();
         check_catalogue(&integrations, self.limits.output)
@@ -234,18 +239,70 @@ impl Runtime {
     }
 
     /// One call in a fresh store with the limits applied; every failure becomes a
-    /// `PluginError` naming the plugin, with the guest's stderr.
-    fn call<R>(
+    /// `PluginError` naming the plugin, with the guest's stderr. The deadline is wall-clock
+    /// for the whole call: the epoch interrupts the plugin's own code, and a timeout drops the
+    /// call wherever it waits in host code (WASI, `host.exec`).
+    fn call<R: Send>(
         &self,
         plugin: &Plugin,
         grants: &Grants,
         base_dir: PathBuf,
-        f: impl FnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>
+        + Send,
     ) -> Result<Outcome<R>, PluginError> {
         let stderr = MemoryOutputPipe::new(self.limits.stderr);
         let label = plugin.label();
+        let mut store = self.store(plugin, grants, base_dir, stderr.clone())?;
+        let deadline = self.limits.deadline;
+        // A thread of its own, so that a call works from inside the caller's async runtime
+        // too, and a runtime of its own, dropped without waiting for WASI's blocking threads.
+        let result = std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| wasmtime::Error::msg(format!("start the call's runtime: {e}")))?;
+                let result = rt.block_on(async {
+                    tokio::time::timeout(deadline, f(&mut store, &plugin.pre)).await
+                });
+                rt.shutdown_background();
+                let doing = store.data_mut().doing.take();
+                Ok::<_, wasmtime::Error>(result.map_err(|_| doing))
+            })
+            .join()
+            .expect("the plugin call's thread does not panic")
+        });
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        drop(store);
+        let kind = match result {
+            Ok(Ok(Ok(value))) => return Ok(Outcome { value, logs }),
+            Ok(Ok(Err(e))) | Err(e) => self.classify(e),
+            Ok(Err(doing)) => ErrorKind::TimeoutWhile {
+                deadline,
+                doing: doing.unwrap_or_else(|| {
+                    "waiting in a WASI call (sleeping, a clock or I/O)".to_string()
+                }),
+            },
+        };
+        Err(PluginError {
+            plugin: label,
+            kind,
+            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            hint: None,
+        })
+    }
+
+    /// A fresh store for one call: its grants, its limits, nothing else.
+    fn store(
+        &self,
+        plugin: &Plugin,
+        grants: &Grants,
+        base_dir: PathBuf,
+        stderr: MemoryOutputPipe,
+    ) -> Result<Store<HostState>, PluginError> {
+        let label = plugin.label();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone());
+        wasi.stderr(stderr);
         for dir in &grants.read {
             let guest = dir.display().to_string();
             wasi.preopened_dir(dir, &guest, FsPerms::ReadOnly)
@@ -271,28 +328,23 @@ impl Runtime {
             base_dir,
             logs: Vec::new(),
             max_logs: self.limits.log_lines,
-            plugin: label.clone(),
+            exec_output: self.limits.output,
+            doing: None,
+            plugin: label,
             plugin_name: plugin.manifest.name.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(self.limits.deadline));
         store.epoch_deadline_trap();
-        let result = f(&mut store, &plugin.pre);
-        let logs = std::mem::take(&mut store.data_mut().logs);
-        drop(store);
-        match result {
-            Ok(value) => Ok(Outcome { value, logs }),
-            Err(e) => Err(PluginError {
-                plugin: label,
-                kind: self.classify(e),
-                stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
-                hint: None,
-            }),
-        }
+        Ok(store)
     }
 
     fn classify(&self, e: wasmtime::Error) -> ErrorKind {
+        let e = match e.downcast::<Stop>() {
+            Ok(Stop(kind)) => return kind,
+            Err(e) => e,
+        };
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => return ErrorKind::Timeout(self.limits.deadline),
             Some(trap) => return ErrorKind::Crashed(trap.to_string()),
@@ -471,6 +523,11 @@ fn apt_package(p: &str) -> Result<(), ErrorKind> {
     dockwright_plan::docker_syntax::check_apt_package(p).map_err(ErrorKind::MalformedOutput)
 }
 
+/// A host-side limit or refusal that ends the call (raised from host code as a trap).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Stop(pub ErrorKind);
+
 /// What a store holds during one call.
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -480,6 +537,10 @@ pub(crate) struct HostState {
     base_dir: PathBuf,
     logs: Vec<LogLine>,
     max_logs: usize,
+    /// Bytes each of a granted program's stdout and stderr may hold.
+    exec_output: usize,
+    /// What the plugin waits for in host code, named when the deadline stops it there.
+    doing: Option<String>,
     plugin: String,
     /// The manifest name, as `grants:` keys plugins.
     plugin_name: String,
@@ -497,9 +558,9 @@ impl WasiView for HostState {
 use wit::host_api as wit_host;
 
 impl wit_host::Host for HostState {
-    fn log(&mut self, level: wit_host::LogLevel, message: String) {
+    async fn log(&mut self, level: wit_host::LogLevel, message: String) -> wasmtime::Result<()> {
         if self.logs.len() >= self.max_logs {
-            return;
+            return Ok(());
         }
         let level = match level {
             wit_host::LogLevel::Debug => "debug",
@@ -507,34 +568,36 @@ impl wit_host::Host for HostState {
             wit_host::LogLevel::Warn => "warn",
             wit_host::LogLevel::Error => "error",
         };
-        let mut message = message;
-        message.truncate(message.floor_char_boundary(4096));
+        // A copy of the kept prefix: truncating would keep the whole allocation alive.
+        let message = message[..message.floor_char_boundary(4096)].to_owned();
         self.logs.push(LogLine { level, message });
+        Ok(())
     }
 
-    fn exec(&mut self, program: String, args: Vec<String>) -> Result<wit_host::ExecOutput, String> {
+    async fn exec(
+        &mut self,
+        program: String,
+        args: Vec<String>,
+    ) -> wasmtime::Result<Result<wit_host::ExecOutput, String>> {
         if !self.exec.contains(&program) {
-            return Err(format!(
+            return Ok(Err(format!(
                 "running `{program}` was refused: the pipeline did not grant it to plugin {}. \
                  Grant it in dockwright.yaml: `grants: {{{}: {{exec: [{program}]}}}}`",
                 self.plugin, self.plugin_name
-            ));
+            )));
         }
-        let output = std::process::Command::new(&program)
-            .args(&args)
-            .current_dir(&self.base_dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("running `{program}`: {e}"))?;
-        Ok(wit_host::ExecOutput {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        self.doing = Some(format!("waiting for `{program}` it ran"));
+        let ran = exec::run(&program, &args, &self.base_dir, self.exec_output).await;
+        self.doing = None;
+        Ok(ran.map_err(Stop)?.map(|ran| wit_host::ExecOutput {
+            status: ran.status,
+            stdout: ran.stdout,
+            stderr: ran.stderr,
+        }))
     }
 
-    fn host_api_version(&mut self) -> String {
-        manifest::HOST_API[0].to_string()
+    async fn host_api_version(&mut self) -> wasmtime::Result<String> {
+        Ok(manifest::HOST_API[0].to_string())
     }
 }
 

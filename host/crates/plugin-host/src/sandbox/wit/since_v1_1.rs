@@ -6,6 +6,10 @@
 wasmtime::component::bindgen!({
     path: "../../../wit/v1.1",
     world: "plugin",
+    // Async so that the call's deadline also covers time spent in host code; trappable so
+    // that a host-side limit stops the call with the plugin named.
+    imports: { default: async | trappable },
+    exports: { default: async },
 });
 
 use super::super::types;
