@@ -602,3 +602,128 @@ fn a_fifo_in_a_read_grant_is_refused_not_waited_for() {
     );
     assert_still_serves(&rt, &plugin);
 }
+
+// --- Memory: the host stays bounded whatever a plugin does (issue 10) ---
+
+/// Set in a child run of this test binary: the call it makes, as JSON.
+const CHILD_CALL: &str = "DOCKWRIGHT_SANDBOX_CHILD_CALL";
+
+/// Not a test of its own: in a child process started by [`peak_rss_of_call`] it makes one
+/// call with the default limits and prints its outcome and the process's peak RSS.
+#[test]
+fn child_call_for_peak_rss() {
+    let Ok(call) = std::env::var(CHILD_CALL) else {
+        return;
+    };
+    let call: serde_json::Value = serde_json::from_str(&call).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The default limits, with time to spare on a loaded machine (debug builds copy slowly).
+    let limits = Limits {
+        deadline: Duration::from_secs(120),
+        ..Limits::default()
+    };
+    let rt = Runtime::new(dir.path().join("components"), limits).unwrap();
+    let plugin = hostile(&rt);
+    let exec = call["exec"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let grants = Grants { read: vec![], exec };
+    let outcome = call_with(&rt, &plugin, call["settings"].clone(), grants);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .parse::<u64>()
+        .unwrap();
+    match outcome {
+        Ok(c) => println!("OUTCOME ok, {} notes", c.notes.len()),
+        Err(e) => println!("OUTCOME {}", e.to_string().replace('\n', " | ")),
+    }
+    println!("PEAK_RSS_KIB {hwm}");
+}
+
+/// Runs one call of the hostile fixture in a child process; its outcome line and peak RSS
+/// in MiB.
+fn peak_rss_of_call(settings: serde_json::Value, exec: &[&str]) -> (String, u64) {
+    let call = json!({"settings": settings, "exec": exec});
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_call_for_peak_rss",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_CALL, call.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| {
+        stdout
+            .lines()
+            // libtest prints `test … ... ` on the same line before the child's first line.
+            .find_map(|l| l.split_once(key).map(|(_, rest)| rest.to_string()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the child printed no {key} ({}):\n{stdout}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    let outcome = field("OUTCOME ");
+    let kib: u64 = field("PEAK_RSS_KIB ").parse().unwrap();
+    (outcome, kib >> 10)
+}
+
+/// The host's peak RSS bound under any fixture: the plugin's own 128 MiB, one message or
+/// output of that size in flight, and the runtime itself.
+const RSS_BOUND_MIB: u64 = 450;
+
+#[test]
+fn large_log_messages_do_not_pile_up_in_the_host() {
+    // 10 messages of 100 MiB: `truncate` kept each allocation (1 GB).
+    let (outcome, peak) = peak_rss_of_call(
+        json!({"mode": "log-bomb", "count": 10, "size": 100 << 20}),
+        &[],
+    );
+    assert_eq!(outcome, "ok, 0 notes");
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn a_granted_program_flooding_stdout_is_stopped_at_the_cap() {
+    let (outcome, peak) = peak_rss_of_call(
+        json!({"mode": "exec", "path": "head", "args": ["-c", "400000000", "/dev/zero"]}),
+        &["head"],
+    );
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: ")
+            && outcome.contains("`head` it ran wrote more than 1048576 bytes to stdout"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn millions_of_empty_notes_are_refused_naming_the_plugin() {
+    let (outcome, peak) = peak_rss_of_call(json!({"mode": "notes", "count": 4_000_000}), &[]);
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: returned 4000000 notes, more than the limit of"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn the_memory_bomb_keeps_the_host_bounded() {
+    let (outcome, peak) = peak_rss_of_call(json!({"mode": "memory"}), &[]);
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: exceeded its memory limit of 128 MiB"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}

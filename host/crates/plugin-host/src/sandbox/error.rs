@@ -74,6 +74,12 @@ pub enum ErrorKind {
     Crashed(String),
     #[error("returned {size} bytes, more than the limit of {limit}")]
     OutputTooLarge { size: usize, limit: usize },
+    #[error("returned {count} {what}, more than the limit of {limit}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     #[error("returned malformed output: {0}")]
     MalformedOutput(String),
     #[error("capability refused: {0}")]

@@ -8,6 +8,7 @@ mod cache;
 mod error;
 mod exec;
 mod files;
+mod limiter;
 pub mod manifest;
 mod runtime;
 mod types;

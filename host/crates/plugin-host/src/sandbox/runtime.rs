@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::cache::CompileCache;
 use super::error::{ErrorKind, PluginError};
+use super::limiter::InstanceLimiter;
 use super::manifest::{self, Capability, Header, Manifest};
 use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::wit::{self, SOURCE_EXPORT};
@@ -33,6 +34,10 @@ pub struct Limits {
     pub stderr: usize,
     /// Log lines a call may write.
     pub log_lines: usize,
+    /// Notes a contribution may carry.
+    pub notes: usize,
+    /// Requirement lines (or catalogue entries) a call may return.
+    pub lines: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +48,8 @@ impl Default for Limits {
             output: 1 << 20,
             stderr: 64 << 10,
             log_lines: 200,
+            notes: 100,
+            lines: 20_000,
         }
     }
 }
@@ -209,7 +216,7 @@ impl Runtime {
             Ok(c) => c.into(),
             Err(e) => return Err(with_hint(fail(ErrorKind::Guest(e.into())))),
         };
-        check_contribution(&contribution, self.limits.output).map_err(fail)?;
+        check_contribution(&contribution, &self.limits).map_err(fail)?;
         Ok(Outcome {
             value: contribution,
             logs: outcome.logs,
@@ -230,7 +237,7 @@ impl Runtime {
             async |store, pre| pre.integrations(store, &platform).await,
         )?;
         let integrations: Vec<Integration> = outcome.value.into_iter().map(Into::into).collect();
-        check_catalogue(&integrations, self.limits.output)
+        check_catalogue(&integrations, &self.limits)
             .map_err(|k| PluginError::new(plugin.label(), k))?;
         Ok(Outcome {
             value: integrations,
@@ -313,13 +320,7 @@ impl Runtime {
                     )
                 })?;
         }
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = InstanceLimiter::new(self.limits.memory);
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -452,7 +453,8 @@ fn ungranted_hint(plugin: &Plugin, granted: &Grants) -> Option<Box<str>> {
 
 /// Host-side checks of a contribution: its size, and text that could not be written into a
 /// requirements file or an apt line as is.
-fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
+fn check_contribution(c: &Contribution, limits: &Limits) -> Result<(), ErrorKind> {
+    let limit = limits.output;
     let size: usize = c
         .requirements
         .iter()
@@ -466,6 +468,9 @@ fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
     if size > limit {
         return Err(ErrorKind::OutputTooLarge { size, limit });
     }
+    at_most("notes", c.notes.len(), limits.notes)?;
+    at_most("requirement lines", c.requirements.len(), limits.lines)?;
+    at_most("apt packages", c.apt_packages.len(), limits.lines)?;
     for r in &c.requirements {
         single_line("requirement", &r.line)?;
         if r.line.trim().is_empty() {
@@ -481,7 +486,8 @@ fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
     Ok(())
 }
 
-fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), ErrorKind> {
+fn check_catalogue(integrations: &[Integration], limits: &Limits) -> Result<(), ErrorKind> {
+    let limit = limits.output;
     let size: usize = integrations
         .iter()
         .map(|i| {
@@ -497,6 +503,7 @@ fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), Err
     if size > limit {
         return Err(ErrorKind::OutputTooLarge { size, limit });
     }
+    at_most("integrations", integrations.len(), limits.lines)?;
     for i in integrations {
         single_line("integration name", &i.name)?;
         for r in &i.requirements {
@@ -505,6 +512,14 @@ fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), Err
         for p in &i.apt_packages {
             apt_package(p)?;
         }
+    }
+    Ok(())
+}
+
+/// Empty strings cost the host a string each but count for nothing in the byte limit.
+fn at_most(what: &'static str, count: usize, limit: usize) -> Result<(), ErrorKind> {
+    if count > limit {
+        return Err(ErrorKind::TooMany { what, count, limit });
     }
     Ok(())
 }
@@ -532,7 +547,7 @@ pub(crate) struct Stop(pub ErrorKind);
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: InstanceLimiter,
     exec: Vec<String>,
     base_dir: PathBuf,
     logs: Vec<LogLine>,
