@@ -91,7 +91,10 @@ fn inspect_shows_manifest_capabilities_and_interface() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["name"], "hostile");
-    assert_eq!(v["capabilities"], serde_json::json!(["read", "exec:true"]));
+    assert_eq!(
+        v["capabilities"],
+        serde_json::json!(["read", "exec:true", "exec:sh", "exec:head"])
+    );
     assert_eq!(v["api_range"], "^1.1");
     let exports: Vec<&str> = v["exports"]
         .as_array()

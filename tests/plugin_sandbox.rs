@@ -509,3 +509,221 @@ fn the_builtin_requirements_plugin_reads_a_list_and_a_file() {
         "{err}"
     );
 }
+
+// --- Time: one wall-clock deadline for everything a call does (issue 10) ---
+
+/// Calls `mode` with a 2 s deadline; it must fail within a few seconds, timed out.
+fn times_out(settings: serde_json::Value, grants: Grants) -> PluginError {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime_with_deadline(dir.path(), Duration::from_secs(2));
+    let plugin = hostile(&rt);
+    let started = Instant::now();
+    let err = call_with(&rt, &plugin, settings, grants).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the call took {took:?}, past its 2 s deadline: {err}"
+    );
+    assert_still_serves(&rt, &plugin);
+    err
+}
+
+#[test]
+fn a_wasi_sleep_is_stopped_at_the_deadline() {
+    let err = times_out(json!({"mode": "sleep"}), Grants::default());
+    assert!(
+        matches!(err.kind, ErrorKind::TimeoutWhile { deadline, .. } if deadline == Duration::from_secs(2)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("plugin hostile 0.1.0: timed out after 2s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_granted_program_that_never_ends_is_killed_with_its_process_group() {
+    // A number of seconds no other process sleeps for, to find it by.
+    let marker = format!("sleep {}", 900_000 + std::process::id());
+    let grants = Grants {
+        read: vec![],
+        exec: vec!["sh".into()],
+    };
+    // The grandchild `sleep` is in the same process group as the `sh` the plugin ran.
+    let script = format!("{marker} & wait");
+    let err = times_out(
+        json!({"mode": "exec", "path": "sh", "args": ["-c", script]}),
+        grants,
+    );
+    assert!(
+        err.to_string().contains("while waiting for `sh` it ran"),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the program the plugin started outlived the call: pids {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_a_read_grant_is_refused_not_waited_for() {
+    let granted = tempfile::tempdir().unwrap();
+    let fifo = granted.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let grants = Grants {
+        read: vec![granted.path().to_path_buf()],
+        exec: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    let started = Instant::now();
+    let err = call_with(&rt, &plugin, json!({"mode": "read", "path": fifo}), grants).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    assert!(matches!(err.kind, ErrorKind::Refused(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "plugin hostile 0.1.0: capability refused: opening `fifo` in a read grant: it is not a regular file"
+        ),
+        "{text}"
+    );
+    assert_still_serves(&rt, &plugin);
+}
+
+// --- Memory: the host stays bounded whatever a plugin does (issue 10) ---
+
+/// Set in a child run of this test binary: the call it makes, as JSON.
+const CHILD_CALL: &str = "DOCKWRIGHT_SANDBOX_CHILD_CALL";
+
+/// Not a test of its own: in a child process started by [`peak_rss_of_call`] it makes one
+/// call with the default limits and prints its outcome and the process's peak RSS.
+#[test]
+fn child_call_for_peak_rss() {
+    let Ok(call) = std::env::var(CHILD_CALL) else {
+        return;
+    };
+    let call: serde_json::Value = serde_json::from_str(&call).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The default limits, with time to spare on a loaded machine (debug builds copy slowly).
+    let limits = Limits {
+        deadline: Duration::from_secs(120),
+        ..Limits::default()
+    };
+    let rt = Runtime::new(dir.path().join("components"), limits).unwrap();
+    let plugin = hostile(&rt);
+    let exec = call["exec"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let grants = Grants { read: vec![], exec };
+    let outcome = call_with(&rt, &plugin, call["settings"].clone(), grants);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .parse::<u64>()
+        .unwrap();
+    match outcome {
+        Ok(c) => println!("OUTCOME ok, {} notes", c.notes.len()),
+        Err(e) => println!("OUTCOME {}", e.to_string().replace('\n', " | ")),
+    }
+    println!("PEAK_RSS_KIB {hwm}");
+}
+
+/// Runs one call of the hostile fixture in a child process; its outcome line and peak RSS
+/// in MiB.
+fn peak_rss_of_call(settings: serde_json::Value, exec: &[&str]) -> (String, u64) {
+    let call = json!({"settings": settings, "exec": exec});
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_call_for_peak_rss",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_CALL, call.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| {
+        stdout
+            .lines()
+            // libtest prints `test … ... ` on the same line before the child's first line.
+            .find_map(|l| l.split_once(key).map(|(_, rest)| rest.to_string()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the child printed no {key} ({}):\n{stdout}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    let outcome = field("OUTCOME ");
+    let kib: u64 = field("PEAK_RSS_KIB ").parse().unwrap();
+    (outcome, kib >> 10)
+}
+
+/// The host's peak RSS bound under any fixture: the plugin's own 128 MiB, one message or
+/// output of that size in flight, and the runtime itself.
+const RSS_BOUND_MIB: u64 = 450;
+
+#[test]
+fn large_log_messages_do_not_pile_up_in_the_host() {
+    // 10 messages of 100 MiB: `truncate` kept each allocation (1 GB).
+    let (outcome, peak) = peak_rss_of_call(
+        json!({"mode": "log-bomb", "count": 10, "size": 100 << 20}),
+        &[],
+    );
+    assert_eq!(outcome, "ok, 0 notes");
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn a_granted_program_flooding_stdout_is_stopped_at_the_cap() {
+    let (outcome, peak) = peak_rss_of_call(
+        json!({"mode": "exec", "path": "head", "args": ["-c", "400000000", "/dev/zero"]}),
+        &["head"],
+    );
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: ")
+            && outcome.contains("`head` it ran wrote more than 1048576 bytes to stdout"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn millions_of_empty_notes_are_refused_naming_the_plugin() {
+    let (outcome, peak) = peak_rss_of_call(json!({"mode": "notes", "count": 4_000_000}), &[]);
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: returned 4000000 notes, more than the limit of"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn the_memory_bomb_keeps_the_host_bounded() {
+    let (outcome, peak) = peak_rss_of_call(json!({"mode": "memory"}), &[]);
+    assert!(
+        outcome.starts_with("plugin hostile 0.1.0: exceeded its memory limit of 128 MiB"),
+        "{outcome}"
+    );
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}

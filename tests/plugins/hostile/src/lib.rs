@@ -6,7 +6,7 @@ use dockwright_plugin_sdk::*;
 
 manifest! {
     group: "requirements",
-    capabilities: ["read", "exec:true"],
+    capabilities: ["read", "exec:true", "exec:sh", "exec:head"],
     description: "Misbehaves on request (test fixture)",
 }
 
@@ -15,6 +15,12 @@ struct Settings {
     mode: String,
     #[serde(default)]
     path: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    count: usize,
+    #[serde(default)]
+    size: usize,
 }
 
 struct Hostile;
@@ -73,9 +79,20 @@ impl RequirementSource for Hostile {
                 ));
             }
             "exec" => {
-                let output = host::exec(&settings.path, &[]).map_err(unavailable)?;
+                let output = host::exec(&settings.path, &settings.args).map_err(unavailable)?;
                 out.notes.push(format!("status {}", output.status));
+                if !output.stdout.is_empty() {
+                    out.notes.push(output.stdout);
+                }
             }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(60)),
+            "log-bomb" => {
+                let message = "x".repeat(settings.size);
+                for _ in 0..settings.count {
+                    log(LogLevel::Info, &message);
+                }
+            }
+            "notes" => out.notes.extend((0..settings.count).map(|_| String::new())),
             "panic" => panic!("the hostile plugin panicked on purpose"),
             "oversized" => {
                 for i in 0..200_000 {

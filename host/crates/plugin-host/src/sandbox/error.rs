@@ -66,12 +66,20 @@ pub enum ErrorKind {
     Compile(String),
     #[error("timed out after {0:?} (the per-call deadline)")]
     Timeout(Duration),
+    #[error("timed out after {deadline:?} (the per-call deadline) while {doing}")]
+    TimeoutWhile { deadline: Duration, doing: String },
     #[error("exceeded its memory limit of {} MiB", .0 >> 20)]
     MemoryLimit(usize),
     #[error("crashed: {0}")]
     Crashed(String),
     #[error("returned {size} bytes, more than the limit of {limit}")]
     OutputTooLarge { size: usize, limit: usize },
+    #[error("returned {count} {what}, more than the limit of {limit}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     #[error("returned malformed output: {0}")]
     MalformedOutput(String),
     #[error("capability refused: {0}")]

@@ -6,6 +6,9 @@
 pub mod builtin;
 mod cache;
 mod error;
+mod exec;
+mod files;
+mod limiter;
 pub mod manifest;
 mod runtime;
 mod types;

@@ -15,15 +15,17 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::cache::CompileCache;
 use super::error::{ErrorKind, PluginError};
+use super::limiter::InstanceLimiter;
 use super::manifest::{self, Capability, Header, Manifest};
 use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::wit::{self, SOURCE_EXPORT};
+use super::{exec, files};
 
 /// Epoch ticks are this long; deadlines are counted in them.
 const TICK: Duration = Duration::from_millis(10);
@@ -39,6 +41,10 @@ pub struct Limits {
     pub stderr: usize,
     /// Log lines a call may write.
     pub log_lines: usize,
+    /// Notes a contribution may carry.
+    pub notes: usize,
+    /// Requirement lines (or catalogue entries) a call may return.
+    pub lines: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +55,8 @@ impl Default for Limits {
             output: 1 << 20,
             stderr: 64 << 10,
             log_lines: 200,
+            notes: 100,
+            lines: 20_000,
         }
     }
 }
@@ -131,7 +139,8 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         start_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        files::guard_open(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
         let cache = CompileCache::new(cache_dir, &engine);
         Ok(Runtime {
@@ -241,16 +250,19 @@ impl Runtime {
             e
         };
         let outcome = self
-            .call(plugin, &grants, request.base_dir.clone(), |store, pre| {
-                pre.contribute(store, &wit_request)
-            })
+            .call(
+                plugin,
+                &grants,
+                request.base_dir.clone(),
+                async |store, pre| pre.contribute(store, &wit_request).await,
+            )
             .map_err(with_hint)?;
         let fail = |kind| PluginError::new(plugin.label(), kind);
         let contribution: Contribution = match outcome.value {
             Ok(c) => c.into(),
             Err(e) => return Err(with_hint(fail(ErrorKind::Guest(e.into())))),
         };
-        check_contribution(&contribution, self.limits.output).map_err(fail)?;
+        check_contribution(&contribution, &self.limits).map_err(fail)?;
         Ok(Outcome {
             value: contribution,
             logs: outcome.logs,
@@ -268,10 +280,10 @@ impl Runtime {
             plugin,
             &Grants::default(),
             PathBuf::from("/"),
-            |store, pre| pre.integrations(store, &platform),
+            async |store, pre| pre.integrations(store, &platform).await,
         )?;
         let integrations: Vec<Integration> = outcome.value.into_iter().map(Into::into).collect();
-        check_catalogue(&integrations, self.limits.output)
+        check_catalogue(&integrations, &self.limits)
             .map_err(|k| PluginError::new(plugin.label(), k))?;
         Ok(Outcome {
             value: integrations,
@@ -280,19 +292,71 @@ impl Runtime {
     }
 
     /// One call in a fresh store with the limits applied; every failure becomes a
-    /// `PluginError` naming the plugin, with the guest's stderr.
-    fn call<R>(
+    /// `PluginError` naming the plugin, with the guest's stderr. The deadline is wall-clock
+    /// for the whole call: the epoch interrupts the plugin's own code, and a timeout drops the
+    /// call wherever it waits in host code (WASI, `host.exec`).
+    fn call<R: Send>(
         &self,
         plugin: &Plugin,
         grants: &Grants,
         base_dir: PathBuf,
-        f: impl FnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>
+        + Send,
     ) -> Result<Outcome<R>, PluginError> {
         let pre = self.prepare(plugin)?;
         let stderr = MemoryOutputPipe::new(self.limits.stderr);
         let label = plugin.label();
+        let mut store = self.store(plugin, grants, base_dir, stderr.clone())?;
+        let deadline = self.limits.deadline;
+        // A thread of its own, so that a call works from inside the caller's async runtime
+        // too, and a runtime of its own, dropped without waiting for WASI's blocking threads.
+        let result = std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| wasmtime::Error::msg(format!("start the call's runtime: {e}")))?;
+                let result = rt.block_on(async {
+                    tokio::time::timeout(deadline, f(&mut store, pre)).await
+                });
+                rt.shutdown_background();
+                let doing = store.data_mut().doing.take();
+                Ok::<_, wasmtime::Error>(result.map_err(|_| doing))
+            })
+            .join()
+            .expect("the plugin call's thread does not panic")
+        });
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        drop(store);
+        let kind = match result {
+            Ok(Ok(Ok(value))) => return Ok(Outcome { value, logs }),
+            Ok(Ok(Err(e))) | Err(e) => self.classify(e),
+            Ok(Err(doing)) => ErrorKind::TimeoutWhile {
+                deadline,
+                doing: doing.unwrap_or_else(|| {
+                    "waiting in a WASI call (sleeping, a clock or I/O)".to_string()
+                }),
+            },
+        };
+        Err(PluginError {
+            plugin: label,
+            kind,
+            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            hint: None,
+        })
+    }
+
+    /// A fresh store for one call: its grants, its limits, nothing else.
+    fn store(
+        &self,
+        plugin: &Plugin,
+        grants: &Grants,
+        base_dir: PathBuf,
+        stderr: MemoryOutputPipe,
+    ) -> Result<Store<HostState>, PluginError> {
+        let label = plugin.label();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone());
+        wasi.stderr(stderr);
         for dir in &grants.read {
             let guest = dir.display().to_string();
             wasi.preopened_dir(dir, &guest, FsPerms::ReadOnly)
@@ -303,13 +367,7 @@ impl Runtime {
                     )
                 })?;
         }
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = InstanceLimiter::new(self.limits.memory);
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -318,28 +376,23 @@ impl Runtime {
             base_dir,
             logs: Vec::new(),
             max_logs: self.limits.log_lines,
-            plugin: label.clone(),
+            exec_output: self.limits.output,
+            doing: None,
+            plugin: label,
             plugin_name: plugin.manifest.name.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(self.limits.deadline));
         store.epoch_deadline_trap();
-        let result = f(&mut store, pre);
-        let logs = std::mem::take(&mut store.data_mut().logs);
-        drop(store);
-        match result {
-            Ok(value) => Ok(Outcome { value, logs }),
-            Err(e) => Err(PluginError {
-                plugin: label,
-                kind: self.classify(e),
-                stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
-                hint: None,
-            }),
-        }
+        Ok(store)
     }
 
     fn classify(&self, e: wasmtime::Error) -> ErrorKind {
+        let e = match e.downcast::<Stop>() {
+            Ok(Stop(kind)) => return kind,
+            Err(e) => e,
+        };
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => return ErrorKind::Timeout(self.limits.deadline),
             Some(trap) => return ErrorKind::Crashed(trap.to_string()),
@@ -447,7 +500,8 @@ fn ungranted_hint(plugin: &Plugin, granted: &Grants) -> Option<Box<str>> {
 
 /// Host-side checks of a contribution: its size, and text that could not be written into a
 /// requirements file or an apt line as is.
-fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
+fn check_contribution(c: &Contribution, limits: &Limits) -> Result<(), ErrorKind> {
+    let limit = limits.output;
     let size: usize = c
         .requirements
         .iter()
@@ -461,6 +515,9 @@ fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
     if size > limit {
         return Err(ErrorKind::OutputTooLarge { size, limit });
     }
+    at_most("notes", c.notes.len(), limits.notes)?;
+    at_most("requirement lines", c.requirements.len(), limits.lines)?;
+    at_most("apt packages", c.apt_packages.len(), limits.lines)?;
     for r in &c.requirements {
         single_line("requirement", &r.line)?;
         if r.line.trim().is_empty() {
@@ -476,7 +533,8 @@ fn check_contribution(c: &Contribution, limit: usize) -> Result<(), ErrorKind> {
     Ok(())
 }
 
-fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), ErrorKind> {
+fn check_catalogue(integrations: &[Integration], limits: &Limits) -> Result<(), ErrorKind> {
+    let limit = limits.output;
     let size: usize = integrations
         .iter()
         .map(|i| {
@@ -492,6 +550,7 @@ fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), Err
     if size > limit {
         return Err(ErrorKind::OutputTooLarge { size, limit });
     }
+    at_most("integrations", integrations.len(), limits.lines)?;
     for i in integrations {
         single_line("integration name", &i.name)?;
         for r in &i.requirements {
@@ -500,6 +559,14 @@ fn check_catalogue(integrations: &[Integration], limit: usize) -> Result<(), Err
         for p in &i.apt_packages {
             apt_package(p)?;
         }
+    }
+    Ok(())
+}
+
+/// Empty strings cost the host a string each but count for nothing in the byte limit.
+fn at_most(what: &'static str, count: usize, limit: usize) -> Result<(), ErrorKind> {
+    if count > limit {
+        return Err(ErrorKind::TooMany { what, count, limit });
     }
     Ok(())
 }
@@ -518,15 +585,24 @@ fn apt_package(p: &str) -> Result<(), ErrorKind> {
     dockwright_plan::docker_syntax::check_apt_package(p).map_err(ErrorKind::MalformedOutput)
 }
 
+/// A host-side limit or refusal that ends the call (raised from host code as a trap).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Stop(pub ErrorKind);
+
 /// What a store holds during one call.
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: InstanceLimiter,
     exec: Vec<String>,
     base_dir: PathBuf,
     logs: Vec<LogLine>,
     max_logs: usize,
+    /// Bytes each of a granted program's stdout and stderr may hold.
+    exec_output: usize,
+    /// What the plugin waits for in host code, named when the deadline stops it there.
+    doing: Option<String>,
     plugin: String,
     /// The manifest name, as `grants:` keys plugins.
     plugin_name: String,
@@ -544,9 +620,9 @@ impl WasiView for HostState {
 use wit::host_api as wit_host;
 
 impl wit_host::Host for HostState {
-    fn log(&mut self, level: wit_host::LogLevel, message: String) {
+    async fn log(&mut self, level: wit_host::LogLevel, message: String) -> wasmtime::Result<()> {
         if self.logs.len() >= self.max_logs {
-            return;
+            return Ok(());
         }
         let level = match level {
             wit_host::LogLevel::Debug => "debug",
@@ -554,34 +630,36 @@ impl wit_host::Host for HostState {
             wit_host::LogLevel::Warn => "warn",
             wit_host::LogLevel::Error => "error",
         };
-        let mut message = message;
-        message.truncate(message.floor_char_boundary(4096));
+        // A copy of the kept prefix: truncating would keep the whole allocation alive.
+        let message = message[..message.floor_char_boundary(4096)].to_owned();
         self.logs.push(LogLine { level, message });
+        Ok(())
     }
 
-    fn exec(&mut self, program: String, args: Vec<String>) -> Result<wit_host::ExecOutput, String> {
+    async fn exec(
+        &mut self,
+        program: String,
+        args: Vec<String>,
+    ) -> wasmtime::Result<Result<wit_host::ExecOutput, String>> {
         if !self.exec.contains(&program) {
-            return Err(format!(
+            return Ok(Err(format!(
                 "running `{program}` was refused: the pipeline did not grant it to plugin {}. \
                  Grant it in dockwright.yaml: `grants: {{{}: {{exec: [{program}]}}}}`",
                 self.plugin, self.plugin_name
-            ));
+            )));
         }
-        let output = std::process::Command::new(&program)
-            .args(&args)
-            .current_dir(&self.base_dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("running `{program}`: {e}"))?;
-        Ok(wit_host::ExecOutput {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        self.doing = Some(format!("waiting for `{program}` it ran"));
+        let ran = exec::run(&program, &args, &self.base_dir, self.exec_output).await;
+        self.doing = None;
+        Ok(ran.map_err(Stop)?.map(|ran| wit_host::ExecOutput {
+            status: ran.status,
+            stdout: ran.stdout,
+            stderr: ran.stderr,
+        }))
     }
 
-    fn host_api_version(&mut self) -> String {
-        manifest::HOST_API[0].to_string()
+    async fn host_api_version(&mut self) -> wasmtime::Result<String> {
+        Ok(manifest::HOST_API[0].to_string())
     }
 }
 

@@ -18,7 +18,7 @@ pub const SOURCE_EXPORT: &str = "dockwright:plugin/source";
 
 /// Adds the host's side of the newest API to `linker`. Plugins built against an older 1.x
 /// import an older version of the same interface, which the linker serves by semver.
-pub(crate) fn add_to_linker<T: api::Host + host_api::Host + 'static>(
+pub(crate) fn add_to_linker<T: api::Host + host_api::Host + Send + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     since_v1_1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
@@ -30,7 +30,7 @@ pub(crate) enum PluginPre<T: 'static> {
     V1_1(since_v1_1::PluginPre<T>),
 }
 
-impl<T: 'static> PluginPre<T> {
+impl<T: Send + 'static> PluginPre<T> {
     /// Picks the bindings for a plugin whose `source` export has version `built_for`.
     pub fn new(built_for: &semver::Version, pre: InstancePre<T>) -> wasmtime::Result<Self> {
         Ok(if *built_for >= since_v1_1::MIN_VERSION {
@@ -42,38 +42,50 @@ impl<T: 'static> PluginPre<T> {
     }
 
     /// Instantiates the plugin and calls its `source.contribute`.
-    pub fn contribute(
+    pub async fn contribute(
         &self,
         store: &mut Store<T>,
         request: &api::Request,
     ) -> wasmtime::Result<Result<api::Contribution, api::PluginError>> {
         match self {
-            PluginPre::V1_0(pre) => pre
-                .instantiate(&mut *store)?
-                .dockwright_plugin_source()
-                .call_contribute(&mut *store, request),
-            PluginPre::V1_1(pre) => pre
-                .instantiate(&mut *store)?
-                .dockwright_plugin_source()
-                .call_contribute(&mut *store, request),
+            PluginPre::V1_0(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .dockwright_plugin_source()
+                    .call_contribute(&mut *store, request)
+                    .await
+            }
+            PluginPre::V1_1(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .dockwright_plugin_source()
+                    .call_contribute(&mut *store, request)
+                    .await
+            }
         }
     }
 
     /// Instantiates the plugin and calls its `catalogue.integrations`.
-    pub fn integrations(
+    pub async fn integrations(
         &self,
         store: &mut Store<T>,
         platform: &api::Platform,
     ) -> wasmtime::Result<Vec<api::Integration>> {
         match self {
-            PluginPre::V1_0(pre) => pre
-                .instantiate(&mut *store)?
-                .dockwright_plugin_catalogue()
-                .call_integrations(&mut *store, platform),
-            PluginPre::V1_1(pre) => pre
-                .instantiate(&mut *store)?
-                .dockwright_plugin_catalogue()
-                .call_integrations(&mut *store, platform),
+            PluginPre::V1_0(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .dockwright_plugin_catalogue()
+                    .call_integrations(&mut *store, platform)
+                    .await
+            }
+            PluginPre::V1_1(pre) => {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .dockwright_plugin_catalogue()
+                    .call_integrations(&mut *store, platform)
+                    .await
+            }
         }
     }
 }

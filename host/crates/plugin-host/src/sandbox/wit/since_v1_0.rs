@@ -5,6 +5,8 @@
 wasmtime::component::bindgen!({
     path: "../../../wit/v1.0",
     world: "plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
     with: {
         "dockwright:plugin/types": super::since_v1_1::dockwright::plugin::types,
         "dockwright:plugin/host": super::since_v1_1::dockwright::plugin::host,

@@ -6,6 +6,10 @@
 wasmtime::component::bindgen!({
     path: "../../../wit/v1.1",
     world: "plugin",
+    // Async so that the call's deadline also covers time spent in host code; trappable so
+    // that a host-side limit stops the call with the plugin named.
+    imports: { default: async | trappable },
+    exports: { default: async },
 });
 
 use super::super::types;
@@ -59,16 +63,31 @@ impl From<wit::Contribution> for types::Contribution {
     }
 }
 
+/// Bytes of an error text from a plugin that are kept, and suggestions shown.
+const ERROR_TEXT: usize = 4096;
+const SUGGESTIONS: usize = 5;
+
+/// A copy of at most `max` bytes of `text`: the plugin's allocation is not kept.
+fn bounded(text: String, max: usize) -> String {
+    text[..text.floor_char_boundary(max)].to_owned()
+}
+
 impl From<wit::PluginError> for types::GuestError {
     fn from(e: wit::PluginError) -> Self {
+        let text = |m| bounded(m, ERROR_TEXT);
         match e {
-            wit::PluginError::InvalidInput(m) => types::GuestError::InvalidInput(m),
+            wit::PluginError::InvalidInput(m) => types::GuestError::InvalidInput(text(m)),
             wit::PluginError::UnknownName(u) => types::GuestError::UnknownName {
-                name: u.name,
-                suggestions: u.suggestions,
+                name: bounded(u.name, 256),
+                suggestions: u
+                    .suggestions
+                    .into_iter()
+                    .take(SUGGESTIONS)
+                    .map(|s| bounded(s, 256))
+                    .collect(),
             },
-            wit::PluginError::Unavailable(m) => types::GuestError::Unavailable(m),
-            wit::PluginError::Internal(m) => types::GuestError::Internal(m),
+            wit::PluginError::Unavailable(m) => types::GuestError::Unavailable(text(m)),
+            wit::PluginError::Internal(m) => types::GuestError::Internal(text(m)),
         }
     }
 }

@@ -1,0 +1,95 @@
+//! Running a program a plugin was granted (`host.exec`): a clean environment, output read
+//! with a cap, and the whole process group killed when the call ends for any reason (the
+//! deadline drops this future), so nothing a plugin starts outlives its call.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use rustix::process::{Pid, Signal, kill_process_group};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::error::ErrorKind;
+
+/// The only host variables a child sees: enough to find programs and pick a locale, never
+/// the host's credentials (`AWS_*`, `DOCKER_AUTH`, tokens).
+const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG"];
+
+/// What a granted program printed and how it ended.
+pub(crate) struct Ran {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `program` in `dir` with `args`; each of stdout and stderr may hold at most `cap`
+/// bytes. `Err` is a host-side limit: it stops the call.
+pub(crate) async fn run(
+    program: &str,
+    args: &[String],
+    dir: &Path,
+    cap: usize,
+) -> Result<Result<Ran, String>, ErrorKind> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(
+            PASSED_ENV
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return Ok(Err(format!("running `{program}`: {e}"))),
+    };
+    let _group = child.id().map(GroupGuard);
+    let (stdout, stderr) = tokio::join!(
+        read_capped(child.stdout.take(), cap),
+        read_capped(child.stderr.take(), cap)
+    );
+    let too_large = |stream| {
+        ErrorKind::Refused(format!(
+            "`{program}` it ran wrote more than {cap} bytes to {stream}"
+        ))
+    };
+    let stdout = stdout.ok_or_else(|| too_large("stdout"))?;
+    let stderr = stderr.ok_or_else(|| too_large("stderr"))?;
+    let status = match child.wait().await {
+        Ok(status) => status.code().unwrap_or(-1),
+        Err(e) => return Ok(Err(format!("waiting for `{program}`: {e}"))),
+    };
+    Ok(Ok(Ran {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }))
+}
+
+/// Reads a stream to its end, or `None` as soon as it holds more than `cap` bytes (the
+/// buffer never grows past `cap + 1`).
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(stream) = stream {
+        // A read error ends the output; what was read is still reported.
+        let _ = stream.take(cap as u64 + 1).read_to_end(&mut buf).await;
+    }
+    (buf.len() <= cap).then_some(buf)
+}
+
+/// Kills the child's process group when dropped: on success (stray background children),
+/// on a limit, and when the deadline drops the call.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.0).ok().and_then(Pid::from_raw) {
+            // The group may already be gone; nothing else to do then.
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+}
