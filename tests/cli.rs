@@ -1,4 +1,8 @@
-//! The `dockwright` binary's plugin commands, run as a user would.
+//! The `dockwright` binary's commands, run as a user would: the plugin commands, and what
+//! `plan`, `requirements`, `integrations list` and `--help` tell a new user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use dockwright_tests::{dockwright, fixture};
 
@@ -182,4 +186,398 @@ fn plan_of_a_pipeline_named_through_dot_dot_reads_its_requirements_file() {
     let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let lines = &plan["images"][0]["requirements"][0]["lines"];
     assert_eq!(lines, &serde_json::json!(["tabulate", "numpy>=1.26"]));
+}
+
+/// Compiled built-in plugins shared by the tests below (written atomically), so only the
+/// first compiles them.
+fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache")
+}
+
+/// `dockwright` with its data in `home` and the shared plugin cache, run in `home`.
+fn user(home: &Path) -> Command {
+    let mut cmd = dockwright(home);
+    cmd.env("DOCKWRIGHT_CACHE_DIR", shared_cache())
+        .current_dir(home);
+    cmd
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn every_option_of_every_command_says_what_it_does() {
+    let home = tempfile::tempdir().unwrap();
+    for (command, option, words) in [
+        ("plan", "--json", "Print the plan as JSON"),
+        ("plan", "--strict", "conflict as an error"),
+        ("plan", "--dockerfile", "Dockerfile"),
+        ("build", "--json", "JSON"),
+        ("run", "--push", "Push each final image"),
+        ("run", "--strict", "conflict as an error"),
+        ("requirements", "--json", "image"),
+    ] {
+        let text = stdout(
+            &user(home.path())
+                .args([command, "--help"])
+                .output()
+                .unwrap(),
+        );
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(option))
+            .unwrap_or_else(|| panic!("{command} --help lacks {option}: {text}"));
+        let described = line.contains(words)
+            || text
+                .split(line)
+                .nth(1)
+                .and_then(|rest| rest.lines().nth(1))
+                .is_some_and(|next| next.contains(words));
+        assert!(described, "{command} {option} undocumented: {text}");
+    }
+}
+
+#[test]
+fn integrations_list_shows_apt_packages() {
+    let home = tempfile::tempdir().unwrap();
+    let table = stdout(
+        &user(home.path())
+            .args(["integrations", "list"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        table.lines().next().unwrap().contains("APT PACKAGES"),
+        "{table}"
+    );
+    let lightgbm = table
+        .lines()
+        .find(|l| l.starts_with("lightgbm "))
+        .unwrap_or_else(|| panic!("no lightgbm: {table}"));
+    assert!(lightgbm.contains("libgomp1"), "{lightgbm}");
+}
+
+/// A pipeline whose two steps get different images: `prep` installs a requirement,
+/// `train` adds an integration.
+fn two_images(dir: &Path) {
+    write(
+        dir,
+        &[(
+            "dockwright.yaml",
+            "name: demo\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             allow_including_files_in_images: false\n    requirements: [six]\n\
+             steps:\n  - name: prep\n    command: [python3, -V]\n  \
+             - name: train\n    command: [python3, -V]\n    settings:\n      docker:\n        \
+             required_integrations: [lightgbm]\n",
+        )],
+    );
+}
+
+#[test]
+fn requirements_json_names_the_image_each_group_is_installed_in() {
+    let home = tempfile::tempdir().unwrap();
+    two_images(home.path());
+    let out = user(home.path())
+        .args(["requirements", "--json"])
+        .output()
+        .unwrap();
+    let groups: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let images: Vec<(&str, &str)> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["steps"][0].as_str().unwrap(),
+                g["image"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            ("prep", "dockwright:demo"),
+            ("train", "dockwright:demo-train")
+        ]
+    );
+    let plan = stdout(&user(home.path()).args(["plan", "--json"]).output().unwrap());
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let names: Vec<&str> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["dockwright:demo", "dockwright:demo-train"],
+        "the plan agrees"
+    );
+}
+
+#[test]
+fn plan_says_why_each_image_is_built() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: why\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             apt_packages: [git]\n    requirements: [six]\n",
+        )],
+    );
+    let text = stdout(&user(home.path()).arg("plan").output().unwrap());
+    for reason in [
+        "because:      requirements are installed: 1 line(s) in group `requirements`",
+        "apt packages are installed: `apt_packages` is [git]",
+        "files are copied: `allow_including_files_in_images` is true",
+    ] {
+        assert!(text.contains(reason), "lacks `{reason}`: {text}");
+    }
+    let plan = stdout(&user(home.path()).args(["plan", "--json"]).output().unwrap());
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["images"][0]["why_built"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn plan_dockerfile_prints_the_generated_dockerfiles() {
+    let home = tempfile::tempdir().unwrap();
+    two_images(home.path());
+    let text = stdout(
+        &user(home.path())
+            .args(["plan", "--dockerfile"])
+            .output()
+            .unwrap(),
+    );
+    let headers: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("# dockwright:"))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "# dockwright:demo (generated)",
+            "# dockwright:demo-train (generated)"
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| *l == "FROM example/python:3.11")
+            .count(),
+        2,
+        "{text}"
+    );
+}
+
+/// Runs `dockwright plan` in `dir`, which must fail; its standard error.
+fn plan_error(dir: &Path) -> String {
+    let out = user(dir).arg("plan").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "plan succeeded");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn plan_without_a_pipeline_file_says_so_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let err = plan_error(home.path());
+    assert_eq!(
+        err,
+        "error: cannot read dockwright.yaml: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn a_dockerfile_that_never_ends_fails_fast() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: z\nsettings:\n  docker:\n    dockerfile: /dev/zero\n    \
+             allow_including_files_in_images: false\n",
+        )],
+    );
+    // Refused before a byte is read: the read of a never-ending file never starts.
+    let err = plan_error(home.path());
+    assert!(
+        err.contains("`settings.docker.dockerfile`: cannot read /dev/zero: not a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_unknown_integration_is_named_with_suggestions_at_its_line() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: typo\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             required_integrations: [sklearn, pytorhc, tensorflw]\n",
+        )],
+    );
+    let err = plan_error(home.path());
+    let file = home.path().join("dockwright.yaml");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:5:38: `settings.docker.required_integrations[1]`: unknown integrations: \
+             `pytorhc` (did you mean `pytorch`?), `tensorflw` (did you mean `tensorflow`?)",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: `dockwright integrations list`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_stack_flavor_names_the_stack_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[
+            (
+                "dockwright.yaml",
+                "name: s\nstack: stacks/dev.yaml\nsettings:\n  docker:\n    \
+                 parent_image: example/python:3.11\n",
+            ),
+            (
+                "stacks/dev.yaml",
+                "orchestrator: local\nartifact_store:\n  flavor: s4\n",
+            ),
+        ],
+    );
+    let err = plan_error(home.path());
+    let stack = home.path().join("stacks/dev.yaml");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:3:11: `artifact_store.flavor`: unknown artifact_store flavor `s4`",
+            stack.display()
+        )),
+        "{err}"
+    );
+    // Not installed, not checked.
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: s\nstack: stacks/dev.yaml\nsettings:\n  docker:\n    \
+             parent_image: example/python:3.11\n    install_stack_requirements: false\n",
+        )],
+    );
+    let out = user(home.path()).arg("plan").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `plan --json` in `dir`: the plan and the standard error.
+fn plan_json(dir: &Path) -> (serde_json::Value, String) {
+    let out = user(dir).args(["plan", "--json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let plan = serde_json::from_str(&stdout(&out)).unwrap();
+    (plan, stderr)
+}
+
+#[test]
+fn apt_packages_in_the_plan_are_what_the_dockerfile_installs_and_clashes_are_reported() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: apt\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             allow_including_files_in_images: false\n    \
+             apt_packages: [git, libgomp1, git, curl=7.88.1-10, curl]\n    \
+             required_integrations: [lightgbm]\n",
+        )],
+    );
+    let (plan, stderr) = plan_json(home.path());
+    let image = &plan["images"][0];
+    let apt: Vec<&str> = image["apt_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(apt, ["git", "libgomp1", "curl=7.88.1-10", "curl"]);
+    let dockerfile = image["dockerfile"].as_str().unwrap();
+    assert!(
+        dockerfile.contains("--no-install-recommends git libgomp1 curl=7.88.1-10 curl &&"),
+        "{dockerfile}"
+    );
+    let file = home.path().join("dockwright.yaml");
+    let warning = format!(
+        "warning: {}:6:19: `settings.docker.apt_packages`: apt packages `curl=7.88.1-10` and `curl` both name `curl`",
+        file.display()
+    );
+    assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+}
+
+#[test]
+fn dropped_settings_are_warned_once_at_their_line_and_runtime_environment_only_where_dropped() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[
+            ("Dockerfile", "FROM example/python:3.11\n"),
+            (
+                "dockwright.yaml",
+                "name: d\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    \
+                 allow_including_files_in_images: false\n    user: app\n    \
+                 runtime_environment: {MODE: prod}\n    \
+                 python_package_installer_args: {no-cache-dir: true}\n    \
+                 build_config: {build_options: {pull: false}}\n\
+                 steps:\n  - name: a\n    command: [x]\n  - name: b\n    command: [y]\n",
+            ),
+        ],
+    );
+    let (_, stderr) = plan_json(home.path());
+    let file = home.path().join("dockwright.yaml");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    let at = |line: u32, column: u32, field: &str| {
+        format!(
+            "warning: {}:{line}:{column}: `settings.docker.{field}`: ",
+            file.display()
+        )
+    };
+    let expected = [
+        at(6, 11, "user"),
+        at(7, 26, "runtime_environment"),
+        at(8, 36, "python_package_installer_args"),
+        at(9, 19, "build_config"),
+    ];
+    assert_eq!(warnings.len(), expected.len(), "{stderr}");
+    for start in &expected {
+        let found = warnings.iter().filter(|w| w.starts_with(start.as_str()));
+        assert_eq!(found.count(), 1, "{start} in {stderr}");
+    }
+
+    // The parent as is: `runtime_environment` applies at run time, no warning.
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: d\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             allow_including_files_in_images: false\n    runtime_environment: {MODE: prod}\n",
+        )],
+    );
+    let (plan, stderr) = plan_json(home.path());
+    assert_eq!(plan["images"][0]["kind"], "parent");
+    assert!(!stderr.contains("warning"), "{stderr}");
 }

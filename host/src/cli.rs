@@ -62,11 +62,15 @@ enum Command {
     Plan {
         #[command(flatten)]
         file: FileArg,
+        /// Print the plan as JSON (images, requirement files, build options, Dockerfiles).
         #[arg(long)]
         json: bool,
         /// Say per image why it is built or reused.
         #[arg(long)]
         explain: bool,
+        /// Print the Dockerfile of each image that is built (generated or the user's).
+        #[arg(long)]
+        dockerfile: bool,
         /// Treat a requirements conflict as an error.
         #[arg(long)]
         strict: bool,
@@ -102,8 +106,11 @@ enum Command {
         /// Keep the steps' containers after they finish.
         #[arg(long)]
         keep: bool,
+        /// Push each final image to its registry before running (always, when the stack
+        /// has a `container_registry`).
         #[arg(long)]
         push: bool,
+        /// Treat a requirements conflict as an error.
         #[arg(long)]
         strict: bool,
         #[command(flatten)]
@@ -130,6 +137,7 @@ enum Command {
     Requirements {
         #[command(flatten)]
         file: FileArg,
+        /// Print the groups as JSON, each settings group with the image it is installed in.
         #[arg(long)]
         json: bool,
     },
@@ -179,8 +187,10 @@ enum OrchestratorArg {
 
 #[derive(Subcommand)]
 enum IntegrationsCommand {
-    /// List the integrations of every integration provider.
+    /// List the integrations of every integration provider, with their requirements and
+    /// apt packages.
     List {
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +200,7 @@ enum IntegrationsCommand {
 enum PluginCommand {
     /// List the built-in and installed plugins.
     List {
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -197,6 +208,7 @@ enum PluginCommand {
     Inspect {
         /// A plugin name, or the path of a `.wasm` file.
         plugin: String,
+        /// Print the details as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -209,10 +221,24 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             exit_code_for(&e)
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already holds
+/// (an I/O error an error message quotes, a transparent wrapper) is not repeated.
+fn message(error: &anyhow::Error) -> String {
+    let mut out = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
 }
 
 /// A failed step's own exit status becomes Dockwright's (as with `docker run`), so a script
@@ -247,12 +273,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             json,
             explain,
+            dockerfile,
             strict,
             lock,
         } => {
             let planned = plan(&host, file, strict, lock)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&planned.plan)?);
+            } else if dockerfile {
+                print_dockerfiles(&planned.plan);
             } else {
                 let why = explain
                     .then(|| {
@@ -638,6 +667,9 @@ fn print_plan(plan: &Plan, why: Option<&[Vec<String>]>) {
         if !image.apt_packages.is_empty() {
             println!("  apt:          {}", image.apt_packages.join(" "));
         }
+        for (i, reason) in image.why_built.iter().enumerate() {
+            println!("  {:<13} {reason}", if i == 0 { "because:" } else { "" });
+        }
         for note in &image.notes {
             println!("  note:         {note}");
         }
@@ -653,6 +685,26 @@ fn print_plan(plan: &Plan, why: Option<&[Vec<String>]>) {
     }
 }
 
+/// `plan --dockerfile`: each built image's Dockerfile, under a comment naming the image.
+fn print_dockerfiles(plan: &Plan) {
+    let mut first = true;
+    for image in &plan.images {
+        let Some(text) = &image.dockerfile else {
+            continue;
+        };
+        if !first {
+            println!();
+        }
+        first = false;
+        let kind = serde_json::to_value(image.kind).expect("json");
+        println!("# {} ({})", image.name, kind.as_str().unwrap_or_default());
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    }
+}
+
 fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
     for log in &gathered.logs {
         eprintln!("{log}");
@@ -661,14 +713,19 @@ fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
         let groups: Vec<_> = gathered
             .groups
             .iter()
-            .map(|g| json!({"steps": g.steps, "requirements": g.requirements}))
+            .map(|g| json!({"image": g.image, "steps": g.steps, "requirements": g.requirements}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&groups)?);
         return Ok(());
     }
     for (i, g) in gathered.groups.iter().enumerate() {
         if gathered.groups.len() > 1 {
-            println!("# settings {} (steps: {})", i + 1, g.steps.join(", "));
+            println!(
+                "# settings {} (image {}, steps: {})",
+                i + 1,
+                g.image,
+                g.steps.join(", ")
+            );
         }
         for group in &g.requirements.groups {
             println!("[{}] {}", group.group.name(), group.file);
@@ -705,14 +762,53 @@ fn print_integrations(offered: &[Offered], json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    println!("{:<24} {:<28} REQUIREMENTS", "INTEGRATION", "PROVIDER");
+    println!(
+        "{:<24} {:<28} {:<24} REQUIREMENTS",
+        "INTEGRATION", "PROVIDER", "APT PACKAGES"
+    );
     for o in offered {
+        let apt = &o.integration.apt_packages;
         println!(
-            "{:<24} {:<28} {}",
+            "{:<24} {:<28} {:<24} {}",
             o.integration.name,
             o.provider,
+            if apt.is_empty() {
+                "-".to_string()
+            } else {
+                apt.join(", ")
+            },
             o.integration.requirements.join(", ")
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option, argument and subcommand a user can type, with its path.
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() {
+                out.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            let path = format!("{path} {}", sub.get_name());
+            if sub.get_name() != "help" && sub.get_about().is_none() {
+                out.push(path.clone());
+            }
+            undocumented(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_option_and_command_has_help_text() {
+        let mut missing = Vec::new();
+        undocumented(&Cli::command(), "dockwright", &mut missing);
+        assert!(missing.is_empty(), "no --help text: {missing:#?}");
+    }
 }

@@ -104,6 +104,8 @@ pub struct SettingsGroup {
     pub platform: Platform,
     pub requirements: RequirementSet,
     pub plugin_digests: Vec<String>,
+    /// The image these steps run in, which their requirements are installed in.
+    pub image: String,
 }
 
 /// A loaded pipeline with its requirements gathered.
@@ -411,13 +413,38 @@ fn gather(path: &Path, registry: &Registry) -> Result<Gathered, Error> {
             platform,
             requirements,
             plugin_digests,
+            image: String::new(),
         });
+    }
+    let names = image_names(&pipeline, &groups)?;
+    for (group, name) in groups.iter_mut().zip(names) {
+        group.image = name;
     }
     Ok(Gathered {
         pipeline,
         groups,
         logs,
     })
+}
+
+/// The image each settings group's steps run in, named as the planner names it.
+fn image_names(pipeline: &Pipeline, groups: &[SettingsGroup]) -> Result<Vec<String>, Error> {
+    let inputs = image_inputs(groups);
+    (0..inputs.len())
+        .map(|i| plan::image_name(pipeline, &inputs, i).map_err(Error::from))
+        .collect()
+}
+
+fn image_inputs(groups: &[SettingsGroup]) -> Vec<ImageInputs<'_>> {
+    groups
+        .iter()
+        .map(|g| ImageInputs {
+            docker: &g.docker,
+            requirements: &g.requirements,
+            plugin_digests: g.plugin_digests.clone(),
+            steps: g.steps.clone(),
+        })
+        .collect()
 }
 
 /// Each distinct docker settings with the steps that use it, in step order; the pipeline's
@@ -493,15 +520,6 @@ fn plan_gathered(gathered: &Gathered, cache: &mut HashCache, strict: bool) -> Re
             return Err(PlanError::Conflicts { conflicts }.into());
         }
     }
-    let inputs: Vec<ImageInputs<'_>> = gathered
-        .groups
-        .iter()
-        .map(|g| ImageInputs {
-            docker: &g.docker,
-            requirements: &g.requirements,
-            plugin_digests: g.plugin_digests.clone(),
-            steps: g.steps.clone(),
-        })
-        .collect();
+    let inputs = image_inputs(&gathered.groups);
     Ok(plan::plan(&gathered.pipeline, &inputs, cache)?)
 }

@@ -45,7 +45,7 @@ mod plugin {
         fn contribute(request: Request) -> Result<Contribution, PluginError> {
             let settings: parse::Settings = request.settings()?;
             let grants: Vec<&str> = request.readable_dirs().collect();
-            let read = |p: &std::path::Path| std::fs::read_to_string(p);
+            let read = |p: &std::path::Path| parse::read_text(p);
             let mut lines =
                 parse::collect(&settings, &request.base_dir, &grants, &read).map_err(to_wit)?;
             if let Some(path) = &settings.pyproject_path {

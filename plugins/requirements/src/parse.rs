@@ -47,6 +47,63 @@ pub type Read<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
 /// The origin prefix that marks a constraint line (see the module doc).
 pub const CONSTRAINT_ORIGIN: &str = "constraint ";
 
+/// The largest requirements file read: far above any real one (pip-compile output with
+/// hashes for hundreds of packages is well under 1 MiB), far below the plugin's memory cap.
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// Reads a user's requirements file, bounded: only a regular file (a FIFO or a device
+/// could block or never end), at most [`MAX_FILE`] bytes, checked by [`text_of`].
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(invalid(
+            "not a regular file (a FIFO, a device or a folder cannot be read as requirements)"
+                .into(),
+        ));
+    }
+    let too_big = |size: u64| {
+        invalid(format!(
+            "{size} bytes, more than the {} MiB a requirements file may have",
+            MAX_FILE >> 20
+        ))
+    };
+    if meta.len() > MAX_FILE {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(too_big(bytes.len() as u64));
+    }
+    text_of(bytes)
+}
+
+/// The text of a requirements file: UTF-8 without NUL bytes (pip reads text; a NUL means
+/// a binary or UTF-16 file), or an error naming the line.
+pub fn text_of(bytes: Vec<u8>) -> std::io::Result<String> {
+    let line_at = |bytes: &[u8], at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(invalid(format!(
+            "line {}: a NUL byte: this is not a text file (a binary file, or UTF-16 text?)",
+            line_at(&bytes, at)
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        invalid(format!(
+            "line {}: not UTF-8 text (byte {at}); save the file as UTF-8",
+            line_at(e.as_bytes(), at)
+        ))
+    })
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+}
+
 /// Reads the requirements the settings name. `grants` are the directories the host
 /// granted read access to; a file outside them is refused before it is opened.
 pub fn collect(
@@ -112,8 +169,11 @@ impl Reader<'_> {
     fn file(&mut self, path: &Path, kind: &Kind) -> Result<(), Error> {
         let shown = display(path, self.base_dir);
         if !self.grants.iter().any(|g| path.starts_with(g)) {
+            let folder = path.parent().unwrap_or(Path::new("/")).display();
             return Err(Error::Unavailable(format!(
-                "{shown}: outside the directories this plugin may read ({})",
+                "{shown}: outside the directories this plugin may read ({}); move it into \
+                 the project, or grant its folder in the pipeline file: \
+                 `grants: {{requirements: {{read: [\"{folder}\"]}}}}`",
                 self.grants.join(", ")
             )));
         }
@@ -428,7 +488,9 @@ mod tests {
         assert_eq!(
             err,
             Error::Unavailable(
-                "/etc/pins.txt: outside the directories this plugin may read (/p) (included from r.txt:2)"
+                "/etc/pins.txt: outside the directories this plugin may read (/p); move it into \
+                 the project, or grant its folder in the pipeline file: \
+                 `grants: {requirements: {read: [\"/etc\"]}}` (included from r.txt:2)"
                     .into()
             )
         );
@@ -446,6 +508,17 @@ mod tests {
             matches!(&err, Error::Invalid(m) if m.starts_with("r.txt: includes itself")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn text_must_be_utf8_without_nul_and_errors_name_the_line() {
+        assert_eq!(text_of(b"six\nnumpy\n".to_vec()).unwrap(), "six\nnumpy\n");
+        let nul = text_of(b"six\nnu\0mpy\n".to_vec()).unwrap_err().to_string();
+        assert!(nul.starts_with("line 2: a NUL byte"), "{nul}");
+        let latin1 = text_of(b"six\n\n# caf\xe9\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(latin1.starts_with("line 3: not UTF-8 text"), "{latin1}");
     }
 
     #[test]

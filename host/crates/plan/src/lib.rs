@@ -21,3 +21,4 @@ pub mod plan;
 pub mod requirements;
 pub mod settings;
 pub mod suggest;
+pub mod user_file;

@@ -29,7 +29,7 @@ use crate::context::{Context, ContextError, HashCache};
 use crate::contribution::{Group, Platform};
 use crate::dockerfile::{self, DockerfileInput};
 use crate::requirements::{GroupLines, Line, Note, RequirementSet};
-use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline};
+use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline, Position, Warning};
 
 /// The parent image when the settings name none.
 pub(crate) const DEFAULT_PARENT: &str = "python:3.11-slim";
@@ -70,6 +70,9 @@ pub struct ImagePlan {
     pub apt_packages: Vec<String>,
     /// What the requirement sources want the user to know about this image.
     pub notes: Vec<Note>,
+    /// Why this image is built: which settings or contributions need it (empty for a
+    /// parent used as is).
+    pub why_built: Vec<String>,
     /// `sha256:<hex>` over everything that decides the image's bytes.
     pub build_key: String,
     pub steps: Vec<String>,
@@ -202,6 +205,12 @@ pub fn plan(
         images.extend(plan_image(pipeline, input, &tag, cache, &mut warnings)?);
     }
     for input in inputs {
+        for conflict in apt_conflicts(&apt_packages(input)) {
+            push_unique(
+                &mut warnings,
+                warning_at(pipeline, input.docker, "apt_packages", conflict),
+            );
+        }
         for conflict in &input.requirements.conflicts {
             let warning = format!("requirements conflict: {conflict}");
             if !warnings.contains(&warning) {
@@ -214,6 +223,28 @@ pub fn plan(
         images,
         warnings,
     })
+}
+
+/// The name of the image the steps of `inputs[index]` run in (and its requirements are
+/// installed in), without planning it: the parent when nothing is built on it, else the
+/// image built for these settings.
+pub fn image_name(
+    pipeline: &Pipeline,
+    inputs: &[ImageInputs<'_>],
+    index: usize,
+) -> Result<String, PlanError> {
+    let input = &inputs[index];
+    let docker = input.docker;
+    let needs_build = docker.asks_for_build() || !input.requirements.is_empty();
+    if docker.skip_build || (docker.dockerfile.is_none() && !needs_build) {
+        return Ok(docker.parent_image.clone().unwrap_or_default());
+    }
+    let tag = tag_for(pipeline, inputs, index)?;
+    Ok(format!(
+        "{}{}:{tag}",
+        registry_prefix(pipeline),
+        repository(docker)
+    ))
 }
 
 /// `image_tag`, or the sanitised `<pipeline>` for the pipeline's own settings and
@@ -337,6 +368,18 @@ fn plan_image(
             let (name, key) = (image.name.clone(), image.build_key.clone());
             images.push(image);
             if !needs_build {
+                for field in dropped_fields(docker, true) {
+                    let message = if field == "runtime_environment" {
+                        format!(
+                            "is not written into the image built from `dockerfile: {path}` (nothing is built on top of it); only `dockwright run` sets it"
+                        )
+                    } else {
+                        format!(
+                            "is ignored: nothing is built on the image from `dockerfile: {path}`"
+                        )
+                    };
+                    push_unique(warnings, warning_at(pipeline, docker, field, message));
+                }
                 return Ok(images);
             }
             Parent { name, key }
@@ -349,14 +392,10 @@ fn plan_image(
                         file: file(pipeline),
                     });
                 };
-                for field in docker.dropped_without_build() {
-                    push_unique(
-                        warnings,
-                        format!(
-                            "{}: `settings.docker.{field}` is ignored: nothing is built on the parent image `{parent}`",
-                            file(pipeline)
-                        ),
-                    );
+                for field in dropped_fields(docker, false) {
+                    let message =
+                        format!("is ignored: nothing is built on the parent image `{parent}`");
+                    push_unique(warnings, warning_at(pipeline, docker, field, message));
                 }
                 return Ok(vec![parent_image(parent, input)]);
             }
@@ -378,6 +417,35 @@ struct Parent {
     key: String,
 }
 
+/// The settings only a generated build applies that are set, when none is made: on the
+/// parent as is, `runtime_environment` still applies when `dockwright run` runs the steps
+/// (not dropped); on a user Dockerfile's image, the deprecated `build_options` configure
+/// that build (not dropped), and `runtime_environment` is not in the image.
+fn dropped_fields(docker: &DockerSettings, on_dockerfile: bool) -> Vec<&'static str> {
+    docker
+        .dropped_without_build()
+        .into_iter()
+        .filter(|field| on_dockerfile || *field != "runtime_environment")
+        .filter(|field| !on_dockerfile || *field != "build_config" || docker.build_config.is_some())
+        .map(|field| match field {
+            "build_config" if docker.build_config.is_none() => "build_options",
+            other => other,
+        })
+        .collect()
+}
+
+/// A warning about `field` of `docker`, at the line where the user wrote it.
+fn warning_at(
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    field: &str,
+    message: String,
+) -> String {
+    let path = pipeline.setting_path(docker, field);
+    let at = pipeline.position(&path).unwrap_or(Position::new(1, 1));
+    Warning::new(&pipeline.file, at, path, message).to_string()
+}
+
 fn push_unique(warnings: &mut Vec<String>, warning: String) {
     if !warnings.contains(&warning) {
         warnings.push(warning);
@@ -396,6 +464,7 @@ fn parent_image(name: String, input: &ImageInputs<'_>) -> ImagePlan {
         requirements: Vec::new(),
         apt_packages: Vec::new(),
         notes: input.requirements.notes.clone(),
+        why_built: Vec::new(),
         steps: input.steps.clone(),
         build: None,
         key_inputs,
@@ -411,7 +480,7 @@ fn user_dockerfile_image(
 ) -> Result<ImagePlan, PlanError> {
     let docker = input.docker;
     let full = pipeline.base_dir.join(path);
-    let text = std::fs::read_to_string(&full).map_err(|source| PlanError::Dockerfile {
+    let text = crate::user_file::read_text(&full).map_err(|source| PlanError::Dockerfile {
         file: file(pipeline),
         path: full.display().to_string(),
         source,
@@ -437,11 +506,55 @@ fn user_dockerfile_image(
         requirements: Vec::new(),
         apt_packages: Vec::new(),
         notes: input.requirements.notes.clone(),
+        why_built: vec![format!("the image is built from `dockerfile: {path}`")],
         build_key: key,
         steps: input.steps.clone(),
         build: Some(build),
         key_inputs,
     })
+}
+
+/// Why a generated image is needed: the requirement groups and plugin apt packages that
+/// must be installed, then the settings that ask for a build.
+fn generated_reasons(input: &ImageInputs<'_>) -> Vec<String> {
+    let mut reasons: Vec<String> = input
+        .requirements
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "requirements are installed: {} line(s) in group `{}` ({})",
+                g.lines.len(),
+                g.group.name(),
+                group_setting(g.group)
+            )
+        })
+        .collect();
+    let own = &input.docker.apt_packages;
+    let contributed: Vec<&str> = input
+        .requirements
+        .apt_packages
+        .iter()
+        .filter(|p| !own.contains(p))
+        .map(String::as_str)
+        .collect();
+    if !contributed.is_empty() {
+        reasons.push(format!(
+            "apt packages are installed: [{}] from the requirement sources",
+            contributed.join(", ")
+        ));
+    }
+    reasons.extend(input.docker.build_reasons());
+    reasons
+}
+
+/// The setting that fills a requirement group, as the user wrote it.
+fn group_setting(group: Group) -> &'static str {
+    match group {
+        Group::Local => "`replicate_local_python_environment`",
+        Group::Requirements => "`requirements` / `pyproject_path`",
+        Group::Integrations => "`required_integrations` and the stack",
+    }
 }
 
 fn generated_image(
@@ -465,12 +578,7 @@ fn generated_image(
             line: line.text.clone(),
             origin: line.origin.clone(),
         })?;
-    let mut apt = docker.apt_packages.clone();
-    for p in &input.requirements.apt_packages {
-        if !apt.contains(p) {
-            apt.push(p.clone());
-        }
-    }
+    let apt = apt_packages(input);
     let files = requirements.iter().map(|r| r.file.clone()).collect();
     let mut dockerfile_input =
         DockerfileInput::from_settings(&parent.name, docker, files, apt.clone());
@@ -521,11 +629,53 @@ fn generated_image(
         requirements,
         apt_packages: apt,
         notes: input.requirements.notes.clone(),
+        why_built: generated_reasons(input),
         build_key: key,
         steps: input.steps.clone(),
         build: Some(build),
         key_inputs,
     })
+}
+
+/// The apt packages of an image: the settings' then the sources', each once, in order of
+/// first appearance (what the Dockerfile installs and `plan --json` shows).
+fn apt_packages(input: &ImageInputs<'_>) -> Vec<String> {
+    let mut apt: Vec<String> = Vec::new();
+    for package in input
+        .docker
+        .apt_packages
+        .iter()
+        .chain(&input.requirements.apt_packages)
+    {
+        if !apt.contains(package) {
+            apt.push(package.clone());
+        }
+    }
+    apt
+}
+
+/// Packages named twice with different versions or releases (`git=1:2.39` and `git`, or
+/// `git/bookworm`): apt installs one version of a package, so one of them is not honoured.
+fn apt_conflicts(packages: &[String]) -> Vec<String> {
+    let name = |package: &str| {
+        package
+            .split(['=', '/'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut found = Vec::new();
+    for (i, first) in packages.iter().enumerate() {
+        for second in &packages[i + 1..] {
+            if name(first) == name(second) {
+                found.push(format!(
+                    "apt packages `{first}` and `{second}` both name `{}`: apt installs one version of a package; keep one of them",
+                    name(first)
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// Where the generated Dockerfile sits in the context: out of the way of a user's own
@@ -821,19 +971,13 @@ mod tests {
         let p = f.pipeline("name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    runtime_environment: {A: b}\n    user: app\n    allow_including_files_in_images: false\n");
         let plan = plan_with(&p, &[]).unwrap();
         assert_eq!(kinds(&plan), [(ImageKind::Parent, PARENT, None)]);
-        assert!(
-            plan.warnings
-                .iter()
-                .any(|w| w.contains("runtime_environment") && w.contains("ignored")),
-            "{:?}",
-            plan.warnings
-        );
-        assert!(
-            plan.warnings
-                .iter()
-                .any(|w| w.contains("settings.docker.user")),
-            "{:?}",
-            plan.warnings
+        // `runtime_environment` still applies: `dockwright run` sets it.
+        assert_eq!(
+            plan.warnings,
+            [format!(
+                "{}:6:11: `settings.docker.user`: is ignored: nothing is built on the parent image `example/python:3.11`",
+                p.file.display()
+            )]
         );
     }
 

@@ -146,13 +146,20 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
     Ok(set)
 }
 
-/// `None` for a pip option line (`--index-url …`, `-e …`) or a comment (pip freeze writes
-/// one above an editable install), else the parsed requirement.
+/// `None` for a line pip takes that is not a PEP 508 requirement: an option line
+/// (`--index-url …`, `-e …`), a comment (pip freeze writes one above an editable install),
+/// or a local path, archive or URL (`./libs/x`, `dist/x.whl`, `git+https://…`, as
+/// `uv export` prints them). Else the parsed requirement, without its per-requirement
+/// options (`--hash=sha256:…`, `--config-settings …`), which pip reads apart from it.
 fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
     if line.text.starts_with('-') || line.text.starts_with('#') {
         return Ok(None);
     }
-    Requirement::from_str(&line.text)
+    let requirement = without_options(&line.text);
+    if is_path_or_url(&requirement) {
+        return Ok(None);
+    }
+    Requirement::from_str(&requirement)
         .map(Some)
         .map_err(|e| InvalidLine {
             text: line.text.clone(),
@@ -160,6 +167,28 @@ fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
             plugin: line.plugin.clone(),
             reason: e.message.to_string(),
         })
+}
+
+/// The requirement part of a line: pip splits a line into words and reads every word from
+/// the first that starts with `-` as an option of the requirement.
+fn without_options(text: &str) -> String {
+    text.split_whitespace()
+        .take_while(|word| !word.starts_with('-'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// pip's test for a requirement that is not a name: a path (`.`, `./x`, `../x`, `/x`,
+/// `~/x`, or an archive file name) or a URL (`scheme:` before any `/`), before any marker.
+fn is_path_or_url(requirement: &str) -> bool {
+    let target = requirement.split("; ").next().unwrap_or(requirement).trim();
+    let archive = [".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar"]
+        .iter()
+        .any(|ext| target.ends_with(ext));
+    let url = target
+        .split_once(':')
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(['/', ' ', '@']));
+    target.starts_with(['.', '/', '~']) || archive || url && !target.contains(" @ ")
 }
 
 /// The marker environment of the target, when the Python version is known.
@@ -348,6 +377,53 @@ mod tests {
             texts(&merge(&sources, &py311()).unwrap(), Group::Requirements).len(),
             2
         );
+    }
+
+    #[test]
+    fn lines_pip_accepts_pass_and_their_pins_are_still_checked() {
+        let accepted = [
+            "certifi==2024.2.2     --hash=sha256:0dc4     --hash=sha256:dc03",
+            "numpy==1.26.4 --config-settings editable_mode=compat",
+            "six @ https://example.org/six-1.16.0-py2.py3-none-any.whl",
+            "./libs/x",
+            "../common/pkg",
+            "/opt/wheels/foo-1.0-py3-none-any.whl",
+            "dist/bar-2.0.tar.gz",
+            "git+https://example.org/repo.git@v1#egg=repo",
+            "file:///opt/src/baz",
+            "-e .",
+            "-e ./libs/x",
+            "tomli>=1.1 ; python_version < \"3.11\"",
+            "./libs/y ; sys_platform == \"linux\"",
+        ];
+        let lines: Vec<(&str, &str)> = accepted.iter().map(|l| (*l, "r.txt")).collect();
+        let sources = [
+            source("r", Group::Requirements, &lines, &[]),
+            source(
+                "i",
+                Group::Integrations,
+                &[("numpy>=2", "integration x")],
+                &[],
+            ),
+        ];
+        let set = merge(&sources, &py311()).unwrap();
+        assert_eq!(
+            texts(&set, Group::Requirements),
+            accepted,
+            "kept as written"
+        );
+        assert_eq!(
+            set.conflicts.len(),
+            1,
+            "numpy==1.26.4 with options vs numpy>=2"
+        );
+        let bad = [source(
+            "r",
+            Group::Requirements,
+            &[("numpy>=>1 --hash=sha256:00", "r.txt:1")],
+            &[],
+        )];
+        assert!(merge(&bad, &py311()).is_err());
     }
 
     #[test]

@@ -437,7 +437,7 @@ fn load_rules(
         Some(path) => (root.join(path), true),
         None => (root.join(DOCKERIGNORE), false),
     };
-    let bytes = match fs::read(&path) {
+    let bytes = match crate::user_file::read(&path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
             return Ok((None, IgnoreRules::default()));

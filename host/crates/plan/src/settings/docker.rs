@@ -163,6 +163,33 @@ impl DockerSettings {
             || self.local_project_install_command.is_some()
     }
 
+    /// Why the settings themselves ask for a generated build, one reason per setting, for
+    /// `plan` to say (the same conditions as [`Self::asks_for_build`]).
+    pub(crate) fn build_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if !self.apt_packages.is_empty() {
+            reasons.push(format!(
+                "apt packages are installed: `apt_packages` is [{}]",
+                self.apt_packages.join(", ")
+            ));
+        }
+        if !self.environment.is_empty() {
+            let keys: Vec<&str> = self.environment.keys().map(String::as_str).collect();
+            reasons.push(format!(
+                "environment is set: `environment` has {}",
+                keys.join(", ")
+            ));
+        }
+        if self.local_project_install_command.is_some() {
+            reasons.push(
+                "the project is installed: `local_project_install_command` is set".to_string(),
+            );
+        } else if self.allow_including_files_in_images {
+            reasons.push("files are copied: `allow_including_files_in_images` is true".to_string());
+        }
+        reasons
+    }
+
     /// The fields that are set but only take effect in a generated build, so they are
     /// dropped (and deserve a warning) when the parent image is used as is.
     pub(crate) fn dropped_without_build(&self) -> Vec<&'static str> {

@@ -154,6 +154,19 @@ impl Pipeline {
         self.positions.get(field).copied()
     }
 
+    /// Where the user wrote `field` of the merged settings `docker`: in the first step whose
+    /// settings these are and that sets the field itself, else in the pipeline's settings
+    /// (e.g. `steps[1].settings.docker.requirements`, `settings.docker.requirements`).
+    pub fn setting_path(&self, docker: &DockerSettings, field: &str) -> String {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, step)| step.docker == *docker)
+            .map(|(i, _)| format!("steps[{i}].settings.docker.{field}"))
+            .find(|path| self.positions.contains_key(path))
+            .unwrap_or_else(|| format!("settings.docker.{field}"))
+    }
+
     /// An error about a field found after loading (e.g. by the planner), pointing at the
     /// field's place in the file when it is there, else at the start of the file.
     pub fn error_at(
@@ -171,7 +184,7 @@ impl Pipeline {
 
 /// Reads and validates a pipeline file.
 pub fn load(path: &Path) -> std::result::Result<Pipeline, SettingsError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+    let source = crate::user_file::read_text(path).map_err(|source| SettingsError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -220,10 +233,13 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         Some(node) => ctx.non_empty_string(node, "name")?,
         None => return Err(ctx.error(root.at, "name", "missing the pipeline's `name`")),
     };
-    let stack = top
-        .get("stack")
-        .map(|node| stack(&ctx, node, &base_dir))
-        .transpose()?;
+    let (stack, unknown_flavor) = match top.get("stack") {
+        Some(node) => {
+            let (stack, unknown) = stack(&ctx, node, &base_dir)?;
+            (Some(stack), unknown)
+        }
+        None => (None, None),
+    };
 
     let docker_node = settings_docker(&mut ctx, top.get("settings"), "settings")?;
     let orchestrator = settings_orchestrator(&ctx, top.get("settings"), "settings")?;
@@ -255,6 +271,12 @@ pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, Setting
         Some(node) => steps(&mut ctx, node, &docker_node, &docker)?,
         None => Vec::new(),
     };
+    // A flavor matters only where the stack's requirements are installed.
+    let installs_stack = docker.install_stack_requirements
+        || steps.iter().any(|s| s.docker.install_stack_requirements);
+    if let Some(unknown) = unknown_flavor.filter(|_| installs_stack) {
+        return Err(unknown);
+    }
 
     let mut positions = BTreeMap::new();
     record_positions(&root, "", &mut positions);
@@ -337,12 +359,14 @@ fn settings_docker(ctx: &mut Ctx, settings: Option<&Node>, path: &str) -> Result
     }
 }
 
-fn stack(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<Stack> {
+/// The stack, and the error for its first flavor ZenML does not know (said at the flavor in
+/// the stack file or the pipeline file, when the stack's requirements are installed).
+fn stack(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<(Stack, Option<SettingsError>)> {
     match &node.value {
         Value::Str(_) => {
             let written = ctx.non_empty_string(node, "stack")?;
             let path = base_dir.join(&written);
-            let source = std::fs::read_to_string(&path).map_err(|err| {
+            let source = crate::user_file::read_text(&path).map_err(|err| {
                 ctx.error(
                     node.at,
                     "stack",
@@ -351,17 +375,18 @@ fn stack(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<Stack> {
             })?;
             let stack_ctx = Ctx::new(&path, &source);
             let root = parse_yaml(&stack_ctx, &source)?;
-            let mut stack = stack_components(&stack_ctx, &root, "")?;
+            let (mut stack, unknown) = stack_components(&stack_ctx, &root, "")?;
             stack.file = Some(path);
-            Ok(stack)
+            Ok((stack, unknown))
         }
         _ => stack_components(ctx, node, "stack"),
     }
 }
 
-fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
+fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<(Stack, Option<SettingsError>)> {
     let fields = ctx.fields(node, path, COMPONENT_TYPES)?;
     let mut components = BTreeMap::new();
+    let mut unknown = None;
     for (kind, value) in fields.entries() {
         let component_path = join(path, kind);
         let (flavor, uri, config) = match &value.value {
@@ -388,6 +413,9 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
             }
             _ => (ctx.non_empty_string(value, &component_path)?, None, None),
         };
+        if unknown.is_none() {
+            unknown = unknown_flavor(ctx, value, &component_path, kind, &flavor);
+        }
         components.insert(
             (*kind).to_owned(),
             StackComponent {
@@ -397,10 +425,42 @@ fn stack_components(ctx: &Ctx, node: &Node, path: &str) -> Result<Stack> {
             },
         );
     }
-    Ok(Stack {
+    let stack = Stack {
         file: None,
         components,
-    })
+    };
+    Ok((stack, unknown))
+}
+
+/// An error at `node` when ZenML has no `flavor` for the component type `kind`.
+fn unknown_flavor(
+    ctx: &Ctx,
+    node: &Node,
+    path: &str,
+    kind: &str,
+    flavor: &str,
+) -> Option<SettingsError> {
+    if catalogue_data::flavor(kind, flavor).is_some() {
+        return None;
+    }
+    let flavor_at = match &node.value {
+        Value::Map(_) => ctx
+            .fields(node, path, COMPONENT_KEYS)
+            .ok()
+            .and_then(|f| f.get("flavor").map(|n| n.at)),
+        _ => None,
+    };
+    let (at, path) = match flavor_at {
+        Some(at) => (at, join(path, "flavor")),
+        None => (node.at, path.to_owned()),
+    };
+    let known: Vec<&str> = catalogue_data::flavor_names(kind).collect();
+    let help = match crate::suggest::closest(flavor, known.iter().copied()) {
+        Some(name) => format!("did you mean `{name}`?"),
+        None => format!("the {kind} flavors are: {}", known.join(", ")),
+    };
+    let message = format!("unknown {kind} flavor `{flavor}`");
+    Some(ctx.error_with_help(at, &path, message, help))
 }
 
 fn plugins(ctx: &Ctx, node: &Node) -> Result<Vec<PluginPin>> {

@@ -316,9 +316,8 @@ impl Runtime {
                     .enable_all()
                     .build()
                     .map_err(|e| wasmtime::Error::msg(format!("start the call's runtime: {e}")))?;
-                let result = rt.block_on(async {
-                    tokio::time::timeout(deadline, f(&mut store, pre)).await
-                });
+                let result =
+                    rt.block_on(async { tokio::time::timeout(deadline, f(&mut store, pre)).await });
                 rt.shutdown_background();
                 let doing = store.data_mut().doing.take();
                 Ok::<_, wasmtime::Error>(result.map_err(|_| doing))

@@ -3,6 +3,13 @@
 //! catalogue holds each name (or, when several claim a name, the one the pipeline's
 //! `integration_providers` names). The setting that asks for the work is the grant for the
 //! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
+//!
+//! The built-in `requirements` plugin may read anywhere inside the project root (the nearest
+//! folder above the pipeline file that holds `.git`, else the pipeline file's folder), so
+//! `-r ../common/base.txt` and symlinked files inside the project work; what `grants:
+//! {requirements: {read: [...]}}` names is added. A built-in source's refusal of the user's
+//! input (a file that cannot be read, a line it cannot take) is reported at the setting the
+//! user wrote, not as the plugin's failure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,28 +19,22 @@ use serde_json::json;
 pub mod local_env;
 
 use crate::Registry;
-use crate::sandbox::{Grants, Origin, Plugin, PluginError, Request};
+use crate::sandbox::{ErrorKind, Grants, GuestError, Origin, Plugin, PluginError, Request};
 use dockwright_plan::contribution::{Group, Platform, Sourced};
-use dockwright_plan::settings::{DockerSettings, Pipeline, Requirements};
+use dockwright_plan::settings::{DockerSettings, Pipeline, Requirements, SettingsError};
 
 /// Why the requirement sources could not be asked.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A problem with what the user wrote, at the setting that names it.
+    #[error(transparent)]
+    Setting(#[from] SettingsError),
     #[error("replicate_local_python_environment: {0}")]
     LocalEnvironment(#[from] local_env::LocateError),
     #[error("the built-in plugin `{0}` is missing from this build")]
     MissingBuiltin(&'static str),
-    #[error(
-        "unknown integration `{name}` in required_integrations of {file}{}",
-        suggest(suggestions)
-    )]
-    UnknownIntegration {
-        name: String,
-        file: String,
-        suggestions: Vec<String>,
-    },
     #[error(
         "integration `{name}` is provided by more than one plugin: {}; say which one wins in \
          {file}, e.g. `integration_providers: {{{name}: {example}}}`",
@@ -75,6 +76,16 @@ pub enum SourceError {
 
 fn suggest(suggestions: &[String]) -> String {
     dockwright_plan::suggest::then_did_you_mean(suggestions)
+}
+
+/// The project root: the nearest folder at or above `base_dir` that holds `.git`, else
+/// `base_dir` itself.
+pub fn project_root(base_dir: &Path) -> PathBuf {
+    base_dir
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(base_dir)
+        .to_path_buf()
 }
 
 /// What the sources answered for one image's settings.
@@ -127,13 +138,15 @@ pub fn gather(
         )?;
     }
     if docker.requirements.is_some() || docker.pyproject_path.is_some() {
-        let request = requirements_request(docker, base_dir, platform);
+        check_requirements_file(pipeline, docker)?;
+        let request = requirements_request(pipeline, docker, platform);
         call(
             registry,
             builtin(registry, "requirements")?,
             &request,
             &mut out,
-        )?;
+        )
+        .map_err(|e| at_setting(e, pipeline, docker))?;
     }
     integrations(registry, pipeline, docker, platform, &mut out)?;
     if let Some(stack) = &pipeline.stack
@@ -151,14 +164,83 @@ pub fn gather(
     Ok(out)
 }
 
-fn requirements_request(docker: &DockerSettings, base_dir: &Path, platform: &Platform) -> Request {
+/// A requirements file that is not there is the user's slip: said at the setting, with the
+/// path looked for, before any plugin runs.
+fn check_requirements_file(
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+) -> Result<(), SourceError> {
+    let Some(Requirements::File(path)) = &docker.requirements else {
+        return Ok(());
+    };
+    let full = normalize_dir(&pipeline.base_dir.join(path));
+    if full.exists() {
+        return Ok(());
+    }
+    let field = pipeline.setting_path(docker, "requirements");
+    Err(pipeline
+        .error_at(
+            &field,
+            format!(
+                "the requirements file `{path}` does not exist (looked for {})",
+                full.display()
+            ),
+            None,
+        )
+        .into())
+}
+
+/// A built-in source's refusal of the user's input names the file and line it read: it is
+/// reported at the setting that named the file, the plugin said last, once.
+fn at_setting(error: SourceError, pipeline: &Pipeline, docker: &DockerSettings) -> SourceError {
+    let SourceError::Plugin(plugin_error) = &error else {
+        return error;
+    };
+    let ErrorKind::Guest(GuestError::InvalidInput(message) | GuestError::Unavailable(message)) =
+        &plugin_error.kind
+    else {
+        return error;
+    };
+    let field = if docker.requirements.is_none() || message.contains("pyproject") {
+        "pyproject_path"
+    } else {
+        "requirements"
+    };
+    let field = pipeline.setting_path(docker, field);
+    let message = format!("{message} (read by plugin {})", plugin_error.plugin);
+    let hint = plugin_error.hint.as_deref().map(String::from);
+    pipeline.error_at(&field, message, hint).into()
+}
+
+fn requirements_request(
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    platform: &Platform,
+) -> Request {
+    let base_dir = pipeline.base_dir.as_path();
+    let root = project_root(base_dir);
     let mut grants = Grants::default();
+    grants.read.push(root.clone());
+    // The user's own file is the grant, even outside the project.
+    let mut grant_folder_of = |path: &str| {
+        let dir = parent_dir(&normalize_dir(&base_dir.join(path)));
+        if !grants.read.iter().any(|granted| dir.starts_with(granted)) {
+            grants.read.push(dir);
+        }
+    };
     if let Some(Requirements::File(path)) = &docker.requirements {
-        grants.read.push(parent_dir(&base_dir.join(path)));
+        grant_folder_of(path);
     }
     if let Some(path) = &docker.pyproject_path {
-        grants.read.push(parent_dir(&base_dir.join(path)));
+        grant_folder_of(path);
+    }
+    if docker.pyproject_path.is_some() {
         grants.exec = export_programs(docker.pyproject_export_command.as_deref());
+    }
+    if let Some(granted) = pipeline.grants.get("requirements") {
+        grants
+            .read
+            .extend(granted.read.iter().map(|dir| normalize_dir(dir)));
     }
     Request {
         platform: platform.clone(),
@@ -269,14 +351,11 @@ fn integrations(
         };
         catalogue.insert(name.clone(), provider);
     }
+    unknown_integrations(pipeline, docker, &catalogue, &known)?;
     let mut per_provider: Vec<(&Plugin, Vec<String>)> = Vec::new();
     for name in &docker.required_integrations {
         let Some(provider) = catalogue.get(name) else {
-            return Err(SourceError::UnknownIntegration {
-                name: name.clone(),
-                file: pipeline.file.display().to_string(),
-                suggestions: closest(name, &known),
-            });
+            continue; // refused by `unknown_integrations`
         };
         match per_provider
             .iter_mut()
@@ -296,6 +375,50 @@ fn integrations(
         call(registry, provider, &request, out)?;
     }
     Ok(())
+}
+
+/// Every name in `required_integrations` that no provider knows, each with its
+/// suggestions, at the first of them in the pipeline file.
+fn unknown_integrations(
+    pipeline: &Pipeline,
+    docker: &DockerSettings,
+    catalogue: &BTreeMap<String, &Plugin>,
+    known: &[String],
+) -> Result<(), SourceError> {
+    let unknown: Vec<(usize, &String)> = docker
+        .required_integrations
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !catalogue.contains_key(*name))
+        .collect();
+    let Some((first, _)) = unknown.first() else {
+        return Ok(());
+    };
+    let described: Vec<String> = unknown
+        .iter()
+        .map(|(_, name)| {
+            let suggestions = closest(name, known);
+            match suggest(&suggestions).strip_prefix("; ") {
+                Some(hint) => format!("`{name}` ({hint})"),
+                None => format!("`{name}`"),
+            }
+        })
+        .collect();
+    let list = pipeline.setting_path(docker, "required_integrations");
+    let at = format!("{list}[{first}]");
+    let field = if pipeline.position(&at).is_some() {
+        at
+    } else {
+        list
+    };
+    let message = format!(
+        "unknown integration{}: {}",
+        if unknown.len() > 1 { "s" } else { "" },
+        described.join(", ")
+    );
+    let help =
+        "`dockwright integrations list` shows every integration the installed providers offer";
+    Err(pipeline.error_at(&field, message, Some(help.into())).into())
 }
 
 /// For suggestions only: names match exactly, as in ZenML 0.98 (`Sklearn` is unknown), but
@@ -376,7 +499,12 @@ mod tests {
     use super::*;
 
     fn grants(docker: &DockerSettings) -> Grants {
-        requirements_request(docker, Path::new("/p"), &Platform::default()).grants
+        let pipeline = dockwright_plan::settings::parse(
+            "name: p\n",
+            Path::new("/nonexistent-project/p/dockwright.yaml"),
+        )
+        .unwrap();
+        requirements_request(&pipeline, docker, &Platform::default()).grants
     }
 
     #[test]
@@ -387,18 +515,22 @@ mod tests {
             ..DockerSettings::default()
         };
         // A command alone runs nothing: ZenML ignores it without `pyproject_path`.
+        // No `.git` above: the project root is the pipeline file's folder.
         assert_eq!(
             grants(&docker),
             Grants {
-                read: vec![PathBuf::from("/p/deps")],
+                read: vec![PathBuf::from("/nonexistent-project/p")],
                 exec: vec![],
             }
         );
-        docker.pyproject_path = Some("proj/pyproject.toml".into());
+        docker.pyproject_path = Some("../proj/pyproject.toml".into());
         assert_eq!(grants(&docker).exec, ["python3"]);
         assert_eq!(
             grants(&docker).read,
-            [PathBuf::from("/p/deps"), PathBuf::from("/p/proj")]
+            [
+                PathBuf::from("/nonexistent-project/p"),
+                PathBuf::from("/nonexistent-project/proj")
+            ]
         );
         docker.pyproject_export_command = None;
         assert_eq!(grants(&docker).exec, ["uv", "poetry"]);
@@ -410,8 +542,19 @@ mod tests {
             requirements: Some(Requirements::File("../shared/requirements.txt".into())),
             ..DockerSettings::default()
         };
-        let request = requirements_request(&docker, Path::new("/p/training"), &Platform::default());
-        assert_eq!(request.grants.read, [PathBuf::from("/p/shared")]);
+        let pipeline = dockwright_plan::settings::parse(
+            "name: p\n",
+            Path::new("/nonexistent-project/p/./training/dockwright.yaml"),
+        )
+        .unwrap();
+        let request = requirements_request(&pipeline, &docker, &Platform::default());
+        assert_eq!(
+            request.grants.read,
+            [
+                PathBuf::from("/nonexistent-project/p/training"),
+                PathBuf::from("/nonexistent-project/p/shared")
+            ]
+        );
     }
 
     #[test]
