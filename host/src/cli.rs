@@ -214,7 +214,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&planned.plan)?);
             } else {
-                let why = explain.then(|| commands::explain(&host, &planned.plan));
+                let why = explain
+                    .then(|| block_on(async { Ok(commands::explain(&host, &planned.plan).await) }))
+                    .transpose()?;
                 print_plan(&planned.plan, why.as_deref());
             }
             print_warnings(&planned);

@@ -3,12 +3,12 @@
 //! recorded, and the final images pushed when asked. Reuse itself is the engine's
 //! ([`Engine::reuse_or_build`]); nothing here talks to bollard.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::base_image;
 use crate::engine::{BuildJob, BuildProgress, Builder, Engine, EngineError, RegistryAuth};
-use crate::plan::{ImageKind, ImagePlan, Plan};
+use crate::plan::{ImageKind, ImagePlan, Plan, reuse_key};
 use crate::records::{Record, Records};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,10 @@ pub struct ImageResult {
     /// An image with the build key existed: nothing was built, no context sent.
     pub reused: bool,
     pub pushed_digest: Option<String>,
+    /// The image ID each image it was built from had at build time (a reused image was
+    /// built from these same ones).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parents: BTreeMap<String, String>,
 }
 
 /// How to build a plan's images.
@@ -55,20 +59,31 @@ pub async fn build_images(
     options: &ImagesOptions,
     progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
 ) -> Result<Vec<ImageResult>, ImagesError> {
-    let mut results = Vec::new();
+    let mut results: Vec<ImageResult> = Vec::new();
     let finals = final_images(plan);
     let planned: BTreeSet<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
     for image in &plan.images {
-        let from = match image.kind {
-            ImageKind::Parent => Some(image.name.as_str()),
-            _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
+        let external: Vec<&str> = match image.kind {
+            ImageKind::Parent => vec![image.name.as_str()],
+            _ => image
+                .from
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !planned.contains(p))
+                .collect(),
         };
-        if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
+        for from in external
+            .into_iter()
+            .filter(|f| base_image::is_bootstrappable(f))
+        {
             ensure_base_image(engine, from).await?;
         }
         let mut result = match image.kind {
             ImageKind::Parent => use_parent(engine, image).await?,
-            _ => build_image(engine, image, options, progress(image)).await?,
+            _ => {
+                let parents = parent_identities(engine, image, &results).await?;
+                build_image(engine, image, &parents, options, progress(image)).await?
+            }
         };
         if result.existing {
             results.push(result);
@@ -108,6 +123,7 @@ fn write_record(
         key_inputs: image.key_inputs.clone(),
         image_id: result.image_id.clone(),
         pushed_digest: result.pushed_digest.clone(),
+        parents: result.parents.clone(),
     };
     options
         .records
@@ -155,23 +171,7 @@ fn final_images(plan: &Plan) -> BTreeSet<String> {
 }
 
 async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, ImagesError> {
-    let id = match engine
-        .image_id(&image.name)
-        .await
-        .map_err(|error| engine_error(image, error))?
-    {
-        Some(id) => id,
-        None => engine
-            .pull(&image.name)
-            .await
-            .map_err(|error| ImagesError::MissingParent {
-                image: image.name.clone(),
-                message: match error {
-                    EngineError::PullFailed { message, .. } => message,
-                    other => other.to_string(),
-                },
-            })?,
-    };
+    let id = present_or_pulled(engine, &image.name).await?;
     Ok(ImageResult {
         name: image.name.clone(),
         build_key: image.build_key.clone(),
@@ -179,18 +179,64 @@ async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, I
         existing: true,
         reused: false,
         pushed_digest: None,
+        parents: BTreeMap::new(),
     })
+}
+
+/// The ID of the image `name` on the engine, pulled first when the engine lacks it (as the
+/// build would pull it).
+async fn present_or_pulled(engine: &Engine, name: &str) -> Result<String, ImagesError> {
+    let present = engine
+        .image_id(name)
+        .await
+        .map_err(|error| ImagesError::Engine {
+            image: name.to_string(),
+            error,
+        })?;
+    match present {
+        Some(id) => Ok(id),
+        None => engine
+            .pull(name)
+            .await
+            .map_err(|error| ImagesError::MissingParent {
+                image: name.to_string(),
+                message: match error {
+                    EngineError::PullFailed { message, .. } => message,
+                    other => other.to_string(),
+                },
+            }),
+    }
+}
+
+/// What each image `image` is built from is now: the ID of a planned image as built (or
+/// reused) just before, else the ID the engine has under the name. Resolved at build time,
+/// so that a parent re-tagged since the last build means a rebuild, never a stale image.
+async fn parent_identities(
+    engine: &Engine,
+    image: &ImagePlan,
+    built: &[ImageResult],
+) -> Result<BTreeMap<String, String>, ImagesError> {
+    let mut parents = BTreeMap::new();
+    for name in &image.from {
+        let id = match built.iter().rev().find(|r| &r.name == name) {
+            Some(result) => result.image_id.clone(),
+            None => present_or_pulled(engine, name).await?,
+        };
+        parents.insert(name.clone(), id);
+    }
+    Ok(parents)
 }
 
 async fn build_image(
     engine: &Engine,
     image: &ImagePlan,
+    parents: &BTreeMap<String, String>,
     options: &ImagesOptions,
     mut progress: Box<dyn BuildProgress>,
 ) -> Result<ImageResult, ImagesError> {
     let spec = image.build.clone().expect("a built image has a build spec");
     let job = BuildJob {
-        build_key: image.build_key.clone(),
+        build_key: reuse_key(&image.build_key, parents),
         tags: vec![image.name.clone()],
         options: spec.options.clone(),
         builder: if spec.buildkit {
@@ -230,5 +276,6 @@ async fn build_image(
         existing: false,
         reused,
         pushed_digest: None,
+        parents: parents.clone(),
     })
 }
