@@ -1513,3 +1513,137 @@ fn ctrl_c_during_a_kubernetes_run_deletes_its_jobs_says_so_and_exits_130() {
         [(created[0].clone(), Some("Foreground".to_string()))]
     );
 }
+
+/// The seed's own example: `build_options` next to a `dockerfile` belong to the build of
+/// that Dockerfile, so its `ARG` gets the value (it used to go to a generated image only).
+#[test]
+fn a_build_arg_reaches_the_users_dockerfile_build() {
+    let home = Home::new();
+    let name = unique("build-arg");
+    let image = format!("dockwright-test/{name}:args");
+    let project = Project::new(&[
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nsettings:\n  docker:\n    dockerfile: docker/Dockerfile\n    build_context_root: docker\n    build_options: {{buildargs: {{MODE: prod}}}}\n    allow_including_files_in_images: false\n    target_repository: dockwright-test/{name}\n    image_tag: args\nsteps:\n  - name: show\n    command: [cat, /etc/mode]\n"
+            ),
+        ),
+        (
+            "docker/Dockerfile",
+            &format!("FROM {BASE_IMAGE}\nARG MODE=dev\nRUN echo \"mode=$MODE\" > /etc/mode\n"),
+        ),
+    ]);
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.volume_of(&name);
+
+    let plan = run(home.dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    assert!(
+        plan.stderr.contains(
+            "use `parent_image_build_config.build_options` for the build of `dockerfile`"
+        ),
+        "the deprecation names the replacement for this case:\n{}",
+        plan.stderr
+    );
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    assert!(
+        ran.stdout.contains("[show] mode=prod"),
+        "the build argument reached the Dockerfile's RUN:\n{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+}
+
+/// Tags a new image (the base image plus one label) as `name`: another image under the same
+/// name, as a pushed update of a parent would be.
+fn retag_with_new_image(name: &str, from: &str, label: &str) {
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", name, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("FROM {from}\nLABEL dockwright-test.version={label}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "docker build of {name}");
+}
+
+/// A parent re-tagged to another image since the last build: the images on it (one
+/// generated on `parent_image`, one from a user Dockerfile whose `FROM` names it, and the
+/// image generated on that) are rebuilt, never reused stale, and `plan --explain` says why.
+#[test]
+fn a_re_tagged_parent_means_a_rebuild_and_explain_says_parent_changed() {
+    let home = Home::new();
+    let name = unique("parent");
+    let parent = format!("dockwright-test/{name}-parent:1");
+    retag_with_new_image(&parent, BASE_IMAGE, "1");
+    let project = Project::new(&[
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nsettings:\n  docker:\n    parent_image: {parent}\n    target_repository: dockwright-test/{name}\n    allow_including_files_in_images: false\n    environment: {{STAGE: one}}\nsteps:\n  - name: generated\n    command: [\"true\"]\n  - name: custom\n    command: [\"true\"]\n    settings:\n      docker:\n        dockerfile: Dockerfile\n        image_tag: custom\n"
+            ),
+        ),
+        (
+            "Dockerfile",
+            &format!("ARG BASE={parent}\nFROM $BASE\nRUN echo built > /built\n"),
+        ),
+    ]);
+    let images = [
+        format!("dockwright-test/{name}:{name}"),
+        format!("dockwright-test/{name}:custom-intermediate-build"),
+        format!("dockwright-test/{name}:custom"),
+    ];
+    let mut cleanup = Cleanup::of_image(&parent);
+    cleanup.images.extend(images.iter().cloned());
+    cleanup.volume_of(&name);
+
+    run(home.dockwright(&["build", "-f", &project.file()])).ok();
+    let again = run(home.dockwright(&["build", "-f", &project.file()]));
+    again.ok();
+    for image in &images {
+        assert!(
+            again.stderr.contains(&format!("{image}: reused")),
+            "{image} is reused while its parent is the same:\n{}",
+            again.stderr
+        );
+    }
+    let before: Vec<Option<String>> = images.iter().map(|i| image_id(i)).collect();
+
+    retag_with_new_image(&parent, BASE_IMAGE, "2");
+    let explain = run(home.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explain.ok();
+    assert_eq!(
+        explain.stdout.matches("parent changed").count(),
+        3,
+        "each image names its changed parent (the last, the one built first):\n{}",
+        explain.stdout
+    );
+    let rebuilt = run(home.dockwright(&["build", "-f", &project.file()]));
+    rebuilt.ok();
+    for (image, before) in images.iter().zip(&before) {
+        assert!(
+            rebuilt.stderr.contains(&format!("{image}: built")),
+            "{image} is rebuilt on the new parent:\n{}",
+            rebuilt.stderr
+        );
+        assert_ne!(&image_id(image), before, "{image} is another image now");
+    }
+    let records = home.records();
+    let record = records
+        .iter()
+        .find(|r| r["name"] == images[0].as_str())
+        .expect("a record of the generated image");
+    assert_eq!(
+        record["parents"][&parent].as_str(),
+        image_id(&parent).as_deref(),
+        "the parent's identity is recorded with the build"
+    );
+    // Run the steps: each in the image built for it.
+    run(home.dockwright(&["run", "-f", &project.file()])).ok();
+}

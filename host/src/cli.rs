@@ -286,7 +286,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let why = explain
                     .then(|| {
                         let registry = look_in_registry(&planned, false, true)?;
-                        anyhow::Ok(commands::explain(&host, &planned.plan, &registry))
+                        block_on(async {
+                            Ok(commands::explain(&host, &planned.plan, &registry).await)
+                        })
                     })
                     .transpose()?;
                 print_plan(&planned.plan, why.as_deref());

@@ -171,31 +171,68 @@ pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
 }
 
 /// `dockwright plan --explain`: per image, why it will be built or reused, against the
-/// records of earlier builds.
-/// An image the stack's registry has (`registry`, see [`look_in_registry`]) is "found in
-/// registry" unless this machine's last build of it is unchanged.
-pub fn explain(host: &Host, plan: &Plan, registry: &RegistryLookup) -> Vec<Vec<String>> {
+/// records of earlier builds and, when an engine answers, what the images they were built
+/// from are now (the plan itself stays pure: this only reads). An image the stack's registry
+/// has (`registry`, see [`look_in_registry`]) is "found in registry" unless this machine's
+/// last build of it is unchanged.
+pub async fn explain(host: &Host, plan: &Plan, registry: &RegistryLookup) -> Vec<Vec<String>> {
     let records = host.records();
-    plan.images
-        .iter()
-        .map(|image| match image.kind {
+    let last: Vec<_> = plan.images.iter().map(|i| records.last(&i.name)).collect();
+    let now = parents_now(last.iter().flatten()).await;
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for (image, last) in plan.images.iter().zip(&last) {
+        let mut why = match image.kind {
             plan::ImageKind::Parent => vec!["used as is: nothing to add to it".to_string()],
-            _ => {
-                let last = records.last(&image.name);
-                match registry.found.get(&image.name) {
-                    Some(remote)
-                        if last.as_ref().is_none_or(|r| r.build_key != image.build_key) =>
-                    {
-                        vec![format!(
-                            "found in registry ({}): it will be reused without building",
-                            remote.digest
-                        )]
-                    }
-                    _ => records::explain(image, last.as_ref()),
+            _ => match registry.found.get(&image.name) {
+                Some(remote) if last.as_ref().is_none_or(|r| r.build_key != image.build_key) => {
+                    vec![format!(
+                        "found in registry ({}): it will be reused without building",
+                        remote.digest
+                    )]
                 }
-            }
-        })
-        .collect()
+                _ => records::explain(image, last.as_ref(), &now),
+            },
+        };
+        // An image built on one that is rebuilt first is rebuilt too.
+        let rebuilt_parent = image.from.iter().find(|from| {
+            plan.images
+                .iter()
+                .zip(&out)
+                .any(|(p, why)| &p.name == *from && why.iter().any(|l| l.ends_with("be built")))
+        });
+        if let (Some(from), Some(first)) = (rebuilt_parent, why.first())
+            && first.starts_with("unchanged")
+        {
+            why = vec![
+                "changed since the last build: it will be built".to_string(),
+                format!("parent changed: {from} is built first"),
+            ];
+        }
+        out.push(why);
+    }
+    out
+}
+
+/// The image IDs the engine has now under the names the records' builds started from;
+/// empty when no engine answers (then nothing is said about parents).
+async fn parents_now<'r>(
+    records: impl Iterator<Item = &'r records::Record>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut now = std::collections::BTreeMap::new();
+    let names: std::collections::BTreeSet<&String> =
+        records.flat_map(|r| r.parents.keys()).collect();
+    if names.is_empty() {
+        return now;
+    }
+    let Ok(engine) = Engine::connect().await else {
+        return now;
+    };
+    for name in names {
+        if let Ok(Some(id)) = engine.image_id(name).await {
+            now.insert(name.clone(), id);
+        }
+    }
+    now
 }
 
 /// `dockwright build`: builds (or reuses) every planned image, pushing the final ones when
@@ -340,7 +377,7 @@ pub async fn run(
         keep: args.keep,
         volume: run::artifacts_volume(pipeline),
     };
-    run::run_steps(&engine, pipeline, &planned.plan, &options, on_line).await?;
+    run::run_steps(&engine, pipeline, &planned.plan, &images, &options, on_line).await?;
     Ok(images)
 }
 

@@ -15,7 +15,7 @@ use dockwright_registry::RemoteImage;
 
 use crate::base_image;
 use crate::engine::{BuildJob, BuildProgress, Builder, Engine, EngineError, RegistryAuth};
-use crate::plan::{BUILD_KEY_LABEL, ImageKind, ImagePlan, Plan};
+use crate::plan::{CONTENT_KEY_LABEL, ImageKind, ImagePlan, PARENTS_LABEL, Plan, reuse_key};
 use crate::records::{Record, Records};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,10 @@ pub struct ImageResult {
     /// Found in the stack's registry with the same build key: the digest there. Nothing
     /// was built (nor its parents), and nothing pushed.
     pub registry_digest: Option<String>,
+    /// The image ID each image it was built from had at build time (a reused image was
+    /// built from these same ones).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parents: BTreeMap<String, String>,
 }
 
 /// How to build a plan's images.
@@ -84,7 +88,7 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
             continue;
         }
         match dockwright_registry::find_image(&image.name, auth).await {
-            Ok(Some(remote)) if remote.labels.get(BUILD_KEY_LABEL) == Some(&image.build_key) => {
+            Ok(Some(remote)) if remote.labels.get(CONTENT_KEY_LABEL) == Some(&image.build_key) => {
                 lookup.found.insert(image.name.clone(), remote);
             }
             Ok(_) => {}
@@ -132,7 +136,7 @@ pub async fn build_images(
     options: &ImagesOptions,
     progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
 ) -> Result<Vec<ImageResult>, ImagesError> {
-    let mut results = Vec::new();
+    let mut results: Vec<ImageResult> = Vec::new();
     let finals = final_images(plan);
     let planned: BTreeSet<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
     let skipped = options.registry.skipped(plan);
@@ -146,16 +150,27 @@ pub async fn build_images(
         if skipped.contains(&image.name) {
             continue;
         }
-        let from = match image.kind {
-            ImageKind::Parent => Some(image.name.as_str()),
-            _ => image.parent.as_deref().filter(|p| !planned.contains(p)),
+        let external: Vec<&str> = match image.kind {
+            ImageKind::Parent => vec![image.name.as_str()],
+            _ => image
+                .from
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !planned.contains(p))
+                .collect(),
         };
-        if let Some(from) = from.filter(|f| base_image::is_bootstrappable(f)) {
+        for from in external
+            .into_iter()
+            .filter(|f| base_image::is_bootstrappable(f))
+        {
             ensure_base_image(engine, from).await?;
         }
         let mut result = match image.kind {
             ImageKind::Parent => use_parent(engine, image).await?,
-            _ => build_image(engine, image, options, progress(image)).await?,
+            _ => {
+                let parents = parent_identities(engine, image, &results).await?;
+                build_image(engine, image, &parents, options, progress(image)).await?
+            }
         };
         if result.existing {
             results.push(result);
@@ -210,6 +225,7 @@ fn write_record(
         image_id: result.image_id.clone(),
         pushed_digest: result.pushed_digest.clone(),
         registry_digest: result.registry_digest.clone(),
+        parents: result.parents.clone(),
     };
     options
         .records
@@ -257,23 +273,7 @@ fn final_images(plan: &Plan) -> BTreeSet<String> {
 }
 
 async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, ImagesError> {
-    let id = match engine
-        .image_id(&image.name)
-        .await
-        .map_err(|error| engine_error(image, error))?
-    {
-        Some(id) => id,
-        None => engine
-            .pull(&image.name)
-            .await
-            .map_err(|error| ImagesError::MissingParent {
-                image: image.name.clone(),
-                message: match error {
-                    EngineError::PullFailed { message, .. } => message,
-                    other => other.to_string(),
-                },
-            })?,
-    };
+    let id = present_or_pulled(engine, &image.name).await?;
     Ok(ImageResult {
         name: image.name.clone(),
         build_key: image.build_key.clone(),
@@ -282,6 +282,7 @@ async fn use_parent(engine: &Engine, image: &ImagePlan) -> Result<ImageResult, I
         reused: false,
         pushed_digest: None,
         registry_digest: None,
+        parents: BTreeMap::new(),
     })
 }
 
@@ -303,6 +304,15 @@ async fn use_found(
     Ok(found(image, remote, image_id))
 }
 
+/// The identities of the images a registry image was built from, as its label records them.
+fn remote_parents(remote: &RemoteImage) -> BTreeMap<String, String> {
+    remote
+        .labels
+        .get(PARENTS_LABEL)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}
+
 fn found(image: &ImagePlan, remote: &RemoteImage, image_id: String) -> ImageResult {
     ImageResult {
         name: image.name.clone(),
@@ -312,20 +322,76 @@ fn found(image: &ImagePlan, remote: &RemoteImage, image_id: String) -> ImageResu
         reused: true,
         pushed_digest: None,
         registry_digest: Some(remote.digest.clone()),
+        parents: remote_parents(remote),
     }
+}
+
+/// The ID of the image `name` on the engine, pulled first when the engine lacks it (as the
+/// build would pull it).
+async fn present_or_pulled(engine: &Engine, name: &str) -> Result<String, ImagesError> {
+    let present = engine
+        .image_id(name)
+        .await
+        .map_err(|error| ImagesError::Engine {
+            image: name.to_string(),
+            error,
+        })?;
+    match present {
+        Some(id) => Ok(id),
+        None => engine
+            .pull(name)
+            .await
+            .map_err(|error| ImagesError::MissingParent {
+                image: name.to_string(),
+                message: match error {
+                    EngineError::PullFailed { message, .. } => message,
+                    other => other.to_string(),
+                },
+            }),
+    }
+}
+
+/// What each image `image` is built from is now: the ID of a planned image as built (or
+/// reused) just before, else the ID the engine has under the name. Resolved at build time,
+/// so that a parent re-tagged since the last build means a rebuild, never a stale image.
+async fn parent_identities(
+    engine: &Engine,
+    image: &ImagePlan,
+    built: &[ImageResult],
+) -> Result<BTreeMap<String, String>, ImagesError> {
+    let mut parents = BTreeMap::new();
+    for name in &image.from {
+        let id = match built.iter().rev().find(|r| &r.name == name) {
+            Some(result) => result.image_id.clone(),
+            None => present_or_pulled(engine, name).await?,
+        };
+        parents.insert(name.clone(), id);
+    }
+    Ok(parents)
 }
 
 async fn build_image(
     engine: &Engine,
     image: &ImagePlan,
+    parents: &BTreeMap<String, String>,
     options: &ImagesOptions,
     mut progress: Box<dyn BuildProgress>,
 ) -> Result<ImageResult, ImagesError> {
     let spec = image.build.clone().expect("a built image has a build spec");
+    let mut build_options = spec.options.clone();
+    build_options
+        .labels
+        .insert(CONTENT_KEY_LABEL.to_string(), image.build_key.clone());
+    if !parents.is_empty() {
+        build_options.labels.insert(
+            PARENTS_LABEL.to_string(),
+            serde_json::to_string(parents).expect("a map of strings serialises"),
+        );
+    }
     let job = BuildJob {
-        build_key: image.build_key.clone(),
+        build_key: reuse_key(&image.build_key, parents),
         tags: vec![image.name.clone()],
-        options: spec.options.clone(),
+        options: build_options,
         builder: if spec.buildkit {
             Builder::BuildKit
         } else {
@@ -364,5 +430,6 @@ async fn build_image(
         reused,
         pushed_digest: None,
         registry_digest: None,
+        parents: parents.clone(),
     })
 }

@@ -22,6 +22,9 @@ pub struct Record {
     /// when the image was reused from there instead of built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_digest: Option<String>,
+    /// The image ID each image it was built from had at build time, by name.
+    #[serde(default)]
+    pub parents: BTreeMap<String, String>,
 }
 
 /// The records in one directory, one JSON file per image name.
@@ -64,18 +67,26 @@ impl Records {
     }
 }
 
-/// Why an image will be built or reused, against its last record.
-pub fn explain(image: &ImagePlan, last: Option<&Record>) -> Vec<String> {
+/// Why an image will be built or reused, against its last record and what the images it is
+/// built from are now (`now`: name → image ID on the engine; names it lacks are not
+/// compared, e.g. with no engine to ask).
+pub fn explain(
+    image: &ImagePlan,
+    last: Option<&Record>,
+    now: &BTreeMap<String, String>,
+) -> Vec<String> {
     let Some(last) = last else {
         return vec!["no recorded build of this image: it will be built".into()];
     };
-    if last.build_key == image.build_key {
+    let parents = changed_parents(last, now);
+    if last.build_key == image.build_key && parents.is_empty() {
         return vec![format!(
             "unchanged since the last build (image {}): it will be reused",
             short(&last.image_id)
         )];
     }
     let mut out = vec!["changed since the last build: it will be built".to_string()];
+    out.extend(parents);
     for (input, digest) in &image.key_inputs {
         match last.key_inputs.get(input) {
             None => out.push(format!("new input: {input}")),
@@ -91,6 +102,23 @@ pub fn explain(image: &ImagePlan, last: Option<&Record>) -> Vec<String> {
         out.push(format!("removed input: {input}"));
     }
     out
+}
+
+/// "parent changed" for each image the record was built from that is another image now.
+fn changed_parents(last: &Record, now: &BTreeMap<String, String>) -> Vec<String> {
+    last.parents
+        .iter()
+        .filter_map(|(name, then)| {
+            let current = now.get(name)?;
+            (current != then).then(|| {
+                format!(
+                    "parent changed: {name} is image {} now, was {}",
+                    short(current),
+                    short(then)
+                )
+            })
+        })
+        .collect()
 }
 
 fn short(id: &str) -> &str {

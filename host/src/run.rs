@@ -1,6 +1,6 @@
 //! Running a pipeline's steps as containers, once their images are on the engine
 //! ([`crate::images`]): in dependency order, several at a time when they are independent,
-//! each in the image built for it, with the shared artifact volume. The first failed step
+//! each in the image built for it (by image ID), with the shared artifact volume. The first failed step
 //! stops the run.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio::task::JoinSet;
 
 use crate::engine::{ContainerSpec, Engine, EngineError, LogLine, VolumeMount};
+use crate::images::ImageResult;
 use crate::plan::Plan;
 use crate::settings::Pipeline;
 
@@ -50,16 +51,21 @@ pub async fn run_steps(
     engine: &Engine,
     pipeline: &Pipeline,
     plan: &Plan,
+    images: &[ImageResult],
     options: &RunOptions,
     on_line: impl Fn(&LogLine) + Send + Sync + Clone + 'static,
 ) -> Result<(), RunError> {
     let mut specs = BTreeMap::new();
     for step in &pipeline.steps {
+        // The step's image is the last planned for it, run by the ID it was built (or
+        // found) as: a name another build may have taken since is never asked.
         let image = plan
             .images
             .iter()
+            .zip(images)
             .rev()
-            .find(|i| i.steps.contains(&step.name))
+            .find(|(planned, _)| planned.steps.contains(&step.name))
+            .map(|(_, built)| built)
             .ok_or_else(|| RunError::NoImage {
                 step: step.name.clone(),
             })?;
@@ -71,7 +77,7 @@ pub async fn run_steps(
             step.name.clone(),
             ContainerSpec {
                 step: step.name.clone(),
-                image: image.name.clone(),
+                image: image.image_id.clone(),
                 command: step.command.clone(),
                 env,
                 volume: Some(VolumeMount {

@@ -14,6 +14,7 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
 
 use dockwright_plan::plan::BuildOptions;
+use dockwright_plan::settings::ContainerLimits;
 
 use super::context_body::{ContextBody, ContextStream, ContextWriter, stream_context};
 use super::error::{EngineError, engine_message};
@@ -55,6 +56,9 @@ impl BuildJob {
             context,
             options: BuildOptions {
                 dockerfile: "Dockerfile".to_string(),
+                // Failed builds leave no stopped containers behind either.
+                rm: true,
+                force_rm: true,
                 ..BuildOptions::default()
             },
             builder: Builder::Classic,
@@ -133,9 +137,22 @@ fn build_options(
         .labels(&labels)
         .buildargs(&build_args)
         .nocache(planned.no_cache)
-        .rm(true)
-        // Failed steps leave no stopped containers behind either.
-        .forcerm(true);
+        .rm(planned.rm)
+        .forcerm(planned.force_rm);
+    if !planned.cache_from.is_empty() {
+        options = options.cachefrom(&planned.cache_from);
+    }
+    if let Some(size) = planned.shm_size {
+        options = options.shmsize(size);
+    }
+    // The request carries one value; the planner refuses more than one host.
+    if let Some(host) = planned.extra_hosts.first() {
+        options = options.extrahosts(host);
+    }
+    if let Some(squash) = planned.squash {
+        options = options.squash(squash);
+    }
+    options = container_limits(options, &planned.container_limits);
     if let Some(tag) = first_tag {
         options = options.t(&tag.to_string());
     }
@@ -159,6 +176,31 @@ fn build_options(
             .session(&session_id(&job.build_key)),
     };
     options.build()
+}
+
+fn container_limits(
+    mut options: BuildImageOptionsBuilder,
+    limits: &ContainerLimits,
+) -> BuildImageOptionsBuilder {
+    if let Some(memory) = limits.memory {
+        options = options.memory(memory);
+    }
+    if let Some(memswap) = limits.memswap {
+        options = options.memswap(memswap);
+    }
+    if let Some(shares) = limits.cpushares {
+        options = options.cpushares(shares);
+    }
+    if let Some(cpus) = &limits.cpusetcpus {
+        options = options.cpusetcpus(cpus);
+    }
+    if let Some(period) = limits.cpuperiod {
+        options = options.cpuperiod(period);
+    }
+    if let Some(quota) = limits.cpuquota {
+        options = options.cpuquota(quota);
+    }
+    options
 }
 
 /// BuildKit needs a session id unique to this build.
@@ -391,6 +433,57 @@ mod tests {
             Some("abc123")
         );
         assert_eq!(labels.get("team").map(String::as_str), Some("ml"));
+    }
+
+    #[test]
+    fn every_planned_option_reaches_the_request() {
+        let mut job = BuildJob::new("k", Box::new(|_| Ok(())));
+        let planned = &mut job.options;
+        planned.build_args.insert("MODE".into(), "prod".into());
+        planned.cache_from = vec!["cache:latest".into()];
+        planned.no_cache = true;
+        planned.network_mode = Some("host".into());
+        planned.shm_size = Some(64 << 20);
+        planned.pull = Some(true);
+        planned.rm = false;
+        planned.force_rm = false;
+        planned.target = Some("runtime".into());
+        planned.platform = Some("linux/amd64".into());
+        planned.extra_hosts = vec!["db:10.0.0.2".into()];
+        planned.squash = Some(true);
+        planned.container_limits = ContainerLimits {
+            memory: Some(512 << 20),
+            memswap: Some(-1),
+            cpushares: Some(512),
+            cpusetcpus: Some("0-1".into()),
+            cpuperiod: Some(100_000),
+            cpuquota: Some(50_000),
+        };
+        let o = build_options(&job, None);
+        assert_eq!(o.buildargs.unwrap()["MODE"], "prod");
+        assert_eq!(o.cachefrom, Some(vec!["cache:latest".to_string()]));
+        assert!(o.nocache);
+        assert_eq!(o.networkmode.as_deref(), Some("host"));
+        assert_eq!(o.shmsize, Some(64 << 20));
+        assert_eq!(o.pull.as_deref(), Some("true"));
+        assert!(!o.rm && !o.forcerm);
+        assert_eq!(
+            (o.target.as_str(), o.platform.as_str()),
+            ("runtime", "linux/amd64")
+        );
+        assert_eq!(o.extrahosts.as_deref(), Some("db:10.0.0.2"));
+        assert_eq!(o.squash, Some(true));
+        assert_eq!((o.memory, o.memswap), (Some(512 << 20), Some(-1)));
+        assert_eq!(
+            (o.cpushares, o.cpusetcpus.as_deref()),
+            (Some(512), Some("0-1"))
+        );
+        assert_eq!((o.cpuperiod, o.cpuquota), (Some(100_000), Some(50_000)));
+        let defaults = build_options(&BuildJob::new("k", Box::new(|_| Ok(()))), None);
+        assert!(
+            defaults.rm && defaults.forcerm,
+            "no containers left behind by default"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod context;
 pub mod contribution;
 pub mod docker_syntax;
 pub mod dockerfile;
+pub mod parents;
 pub mod plan;
 pub mod requirements;
 pub mod settings;

@@ -28,15 +28,25 @@ use sha2::{Digest, Sha256};
 use crate::context::{Context, ContextError, HashCache};
 use crate::contribution::{Group, Platform};
 use crate::dockerfile::{self, DockerfileInput};
+use crate::parents;
 use crate::requirements::{GroupLines, Line, Note, RequirementSet};
-use crate::settings::{DockerBuildOptions, DockerSettings, Pipeline, Position, Warning};
+use crate::settings::{
+    ContainerLimits, DockerBuildOptions, DockerSettings, Pipeline, Position, Warning,
+};
 
 /// The parent image when the settings name none.
 pub(crate) const DEFAULT_PARENT: &str = "python:3.11-slim";
 /// The repository when `target_repository` is not set.
 pub(crate) const DEFAULT_REPOSITORY: &str = "dockwright";
-/// The image label that carries the build key.
+/// The image label that carries the key an image is reused by: the build key and the
+/// identity of every image it was built from ([`reuse_key`]).
 pub const BUILD_KEY_LABEL: &str = "dockwright.build-key";
+/// The image label that carries the plan's build key alone (what another machine can
+/// compute without the parents at hand; registry reuse compares it).
+pub const CONTENT_KEY_LABEL: &str = "dockwright.content-key";
+/// The image label that carries the identity of every image it was built from, as JSON
+/// (`{"name": "sha256:…"}`).
+pub const PARENTS_LABEL: &str = "dockwright.parents";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -80,6 +90,10 @@ pub struct ImagePlan {
     pub build: Option<BuildSpec>,
     /// The inputs of the build key, each hashed, for `plan --explain`.
     pub key_inputs: BTreeMap<String, String>,
+    /// The images the build starts from (the generated image's parent, every `FROM` of a
+    /// user Dockerfile): `build` resolves each to the image the engine has under that name
+    /// and reuses an image only when they are the same as when it was built.
+    pub from: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -99,6 +113,10 @@ pub struct BuildSpec {
     pub dockerignore: Option<PathBuf>,
     /// Files placed into the context (path → content): the Dockerfile, requirement files.
     pub extra_files: BTreeMap<String, String>,
+    /// Files of the context root left out: the pipeline file and `dockwright.lock`, which
+    /// describe the run, not the image (editing a step's command rebuilds nothing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
     /// What the engine's build request carries.
     #[serde(flatten)]
     pub options: BuildOptions,
@@ -108,8 +126,9 @@ pub struct BuildSpec {
     pub reuse: bool,
 }
 
-/// The options of one build request, as the planner decided them and the engine sends them.
-/// The build key label is not among the labels: the engine adds it from the key.
+/// The options of one build request, as the planner decided them and the engine sends them
+/// (every field of the engine's build request a user may set). The build key label is not
+/// among the labels: the engine adds it from the key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BuildOptions {
     /// Path of the Dockerfile inside the context.
@@ -125,6 +144,26 @@ pub struct BuildOptions {
     pub network_mode: Option<String>,
     /// `os[/arch[/variant]]`.
     pub platform: Option<String>,
+    /// Remove intermediate containers after a successful build.
+    pub rm: bool,
+    /// Remove intermediate containers after a failed build too.
+    pub force_rm: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
+    /// `/dev/shm` of `RUN` containers, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<i32>,
+    /// `host:ip` entries for `/etc/hosts` of `RUN` containers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "is_unlimited")]
+    pub container_limits: ContainerLimits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub squash: Option<bool>,
+}
+
+fn is_unlimited(limits: &ContainerLimits) -> bool {
+    *limits == ContainerLimits::default()
 }
 
 impl BuildSpec {
@@ -134,6 +173,7 @@ impl BuildSpec {
             Some(root) => Context::scan(root, self.dockerignore.as_deref())?,
             None => Context::empty(),
         };
+        context.exclude(&self.excluded);
         for (path, content) in &self.extra_files {
             context.add_extra(path, content.as_bytes().to_vec())?;
         }
@@ -190,6 +230,16 @@ pub enum PlanError {
         conflicts.join("\n  ")
     )]
     Conflicts { conflicts: Vec<String> },
+    #[error(
+        "{file}: step(s) {first} and step(s) {second} need different images, but both would be named `{name}` \
+         (their settings give the same `image_tag`): give the steps whose settings differ an `image_tag` of their own"
+    )]
+    SameName {
+        file: String,
+        name: String,
+        first: String,
+        second: String,
+    },
 }
 
 /// Plans every image of `pipeline`, given each distinct settings' requirements.
@@ -204,6 +254,7 @@ pub fn plan(
         let tag = tag_for(pipeline, inputs, index)?;
         images.extend(plan_image(pipeline, input, &tag, cache, &mut warnings)?);
     }
+    distinct_names(pipeline, &images)?;
     for input in inputs {
         for conflict in apt_conflicts(&apt_packages(input)) {
             push_unique(
@@ -247,6 +298,33 @@ pub fn image_name(
     ))
 }
 
+/// Two images with different build keys never share a name: the second build would take
+/// the name from the first, and a step would run in the wrong image.
+fn distinct_names(pipeline: &Pipeline, images: &[ImagePlan]) -> Result<(), PlanError> {
+    for (i, image) in images.iter().enumerate() {
+        if let Some(other) = images[..i]
+            .iter()
+            .find(|o| o.name == image.name && o.build_key != image.build_key)
+        {
+            let steps = |image: &ImagePlan| {
+                image
+                    .steps
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(PlanError::SameName {
+                file: file(pipeline),
+                name: image.name.clone(),
+                first: steps(other),
+                second: steps(image),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `image_tag`, or the sanitised `<pipeline>` for the pipeline's own settings and
 /// `<pipeline>-<first step>` for a step whose settings differ.
 fn tag_for(
@@ -285,6 +363,20 @@ pub fn sanitize_tag(raw: &str) -> Result<String, String> {
     }
     tag.truncate(128);
     Ok(tag)
+}
+
+/// The tag of the intermediate image: `<tag>-intermediate-build`, sanitised as a whole as
+/// ZenML does, except that a long tag is cut so that the suffix always survives (ZenML's
+/// cut at 128 characters would give the intermediate the final image's own name).
+fn intermediate_tag(tag: &str) -> Result<String, String> {
+    const SUFFIX: &str = "-intermediate-build";
+    let mut head = sanitize_tag(&format!("{tag}{SUFFIX}"))?;
+    if !head.ends_with(SUFFIX) {
+        head = sanitize_tag(tag)?;
+        head.truncate(128 - SUFFIX.len());
+        head.push_str(SUFFIX);
+    }
+    Ok(head)
 }
 
 fn file(pipeline: &Pipeline) -> String {
@@ -348,14 +440,11 @@ fn plan_image(
                 );
             }
             let name = if needs_build {
-                let intermediate =
-                    sanitize_tag(&format!("{tag}-intermediate-build")).map_err(|reason| {
-                        PlanError::Tag {
-                            file: file(pipeline),
-                            tag: tag.into(),
-                            reason,
-                        }
-                    })?;
+                let intermediate = intermediate_tag(tag).map_err(|reason| PlanError::Tag {
+                    file: file(pipeline),
+                    tag: tag.into(),
+                    reason,
+                })?;
                 format!("{}:{intermediate}", repository(docker))
             } else {
                 target.clone()
@@ -468,6 +557,7 @@ fn parent_image(name: String, input: &ImageInputs<'_>) -> ImagePlan {
         steps: input.steps.clone(),
         build: None,
         key_inputs,
+        from: Vec::new(),
     }
 }
 
@@ -485,7 +575,7 @@ fn user_dockerfile_image(
         path: full.display().to_string(),
         source,
     })?;
-    let config = docker.parent_image_build_config.clone().unwrap_or_default();
+    let config = docker.dockerfile_build_config();
     let options = config.build_options.clone().unwrap_or_default();
     let mut build = build_spec(
         pipeline,
@@ -498,7 +588,9 @@ fn user_dockerfile_image(
     let mut key_inputs = BTreeMap::new();
     key_inputs.insert("user dockerfile".into(), hash(&text));
     let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
+    let from = parents::from_images(&text, &build.options.build_args);
     Ok(ImagePlan {
+        from,
         name,
         kind: ImageKind::Dockerfile,
         parent: None,
@@ -622,6 +714,7 @@ fn generated_image(
     }
     let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
     Ok(ImagePlan {
+        from: vec![parent.name.clone()],
         name,
         kind: ImageKind::Generated,
         parent: Some(parent.name),
@@ -755,16 +848,13 @@ fn build_spec(
     prevent_reuse: bool,
 ) -> BuildSpec {
     let resolve = |p: &str| normalize(&pipeline.base_dir.join(p));
-    let extra = |key: &str| {
-        options
-            .extra
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, v)| v.as_str())
-            .map(String::from)
-    };
+    let context_root = root.map(resolve);
     BuildSpec {
-        context_root: root.map(resolve),
+        excluded: context_root
+            .as_deref()
+            .map(|root| run_files(pipeline, root))
+            .unwrap_or_default(),
+        context_root,
         dockerignore: dockerignore.map(resolve),
         extra_files: BTreeMap::new(),
         options: BuildOptions {
@@ -773,13 +863,41 @@ fn build_spec(
             labels: options.labels.clone().unwrap_or_default(),
             pull: options.pull,
             no_cache: options.no_cache.unwrap_or(false),
-            target: extra("target"),
-            network_mode: extra("network_mode"),
-            platform: extra("platform"),
+            target: options.target.clone(),
+            network_mode: options.network_mode.clone(),
+            platform: options.platform.clone(),
+            // No stopped containers are left behind unless asked for.
+            rm: options.rm.unwrap_or(true),
+            force_rm: options.force_rm.unwrap_or(true),
+            cache_from: options.cache_from.clone().unwrap_or_default(),
+            shm_size: options.shm_size,
+            extra_hosts: options.extra_hosts.clone().unwrap_or_default(),
+            container_limits: options.container_limits.clone().unwrap_or_default(),
+            squash: options.squash,
         },
         buildkit: false,
         reuse: !prevent_reuse,
     }
+}
+
+/// The lock file next to the pipeline file (the plugin host writes it).
+const LOCK_FILE: &str = "dockwright.lock";
+
+/// The pipeline file and its lock, as paths inside the context `root` when they are in it.
+fn run_files(pipeline: &Pipeline, root: &Path) -> Vec<String> {
+    let name = pipeline.file.file_name().unwrap_or_default();
+    [
+        pipeline.base_dir.join(name),
+        pipeline.base_dir.join(LOCK_FILE),
+    ]
+    .iter()
+    .filter_map(|file| {
+        let inside = normalize(file);
+        let relative = inside.strip_prefix(root).ok()?;
+        let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
+        Some(parts.join("/"))
+    })
+    .collect()
 }
 
 /// Adds the context and the build options to the key inputs, and returns the key.
@@ -811,6 +929,20 @@ fn key_of(inputs: &BTreeMap<String, String>) -> String {
         hasher.update(b"=");
         hasher.update(value.as_bytes());
         hasher.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+/// The key an image is found by on the engine (its label): the plan's build key and the
+/// identity of every image it is built from, which only `build` knows (the plan is pure).
+pub fn reuse_key(build_key: &str, parents: &BTreeMap<String, String>) -> String {
+    if parents.is_empty() {
+        return build_key.to_string();
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(build_key.as_bytes());
+    for (name, id) in parents {
+        hasher.update(format!("\nfrom {name}={id}").as_bytes());
     }
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }

@@ -162,6 +162,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// Leaves out the files at these archive paths.
+    pub fn exclude(&mut self, paths: &[String]) {
+        self.entries.retain(|entry| !paths.contains(&entry.path));
+    }
+
     /// Scans `root` after its ignore rules. The rules come from `dockerignore` when given
     /// (a relative path is taken relative to `root`; it must exist), else from
     /// `<root>/.dockerignore` when that exists, else nothing is excluded.

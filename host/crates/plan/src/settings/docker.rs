@@ -8,7 +8,8 @@
 //!   deprecated no-ops (`copy_files`, `copy_global_config`, `required_hub_plugins`) are
 //!   accepted with a warning and not kept;
 //! - the deprecated `build_options` and `dockerignore` are kept and used as fallbacks for
-//!   `build_config` (see [`DockerSettings::main_build_config`]);
+//!   both builds: `parent_image_build_config` for the user Dockerfile's, `build_config` for
+//!   the generated one's (see [`DockerSettings::dockerfile_build_config`]);
 //! - environment keys keep their case (ZenML upper-cases them; `http_proxy` must stay
 //!   lower-case to work), and scalar values are read as written (`true`, `1.10`);
 //! - `python_package_installer_args: {flag: false}` removes the flag (ZenML renders
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use super::build_options::{self, DockerBuildOptions};
 use super::reader::{Ctx, Fields, Result, has_key, index, join};
 use super::yaml::{Node, Position, Value};
 use crate::docker_syntax;
@@ -215,7 +217,19 @@ impl DockerSettings {
     /// The build configuration of the generated-Dockerfile build, with the deprecated
     /// top-level `dockerignore` and `build_options` filling what `build_config` leaves unset.
     pub(crate) fn main_build_config(&self) -> DockerBuildConfig {
-        let mut config = self.build_config.clone().unwrap_or_default();
+        self.with_fallback(self.build_config.as_ref())
+    }
+
+    /// The build configuration of the user-Dockerfile build: `parent_image_build_config`,
+    /// with the deprecated top-level fields filling what it leaves unset (the seed's own
+    /// example, `DockerSettings(dockerfile=..., build_options=...)`, means them for this
+    /// build).
+    pub(crate) fn dockerfile_build_config(&self) -> DockerBuildConfig {
+        self.with_fallback(self.parent_image_build_config.as_ref())
+    }
+
+    fn with_fallback(&self, config: Option<&DockerBuildConfig>) -> DockerBuildConfig {
+        let mut config = config.cloned().unwrap_or_default();
         if config.dockerignore.is_none() {
             config.dockerignore = self.dockerignore.clone();
         }
@@ -353,71 +367,6 @@ pub struct DockerBuildConfig {
     pub build_options: Option<DockerBuildOptions>,
     /// Path of a dockerignore file, relative to the pipeline file's directory.
     pub dockerignore: Option<String>,
-}
-
-/// Docker build options: the typed ones of ZenML's `DockerBuildOptions`, plus any other
-/// option passed through in the order written (e.g. `platform`, `network`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct DockerBuildOptions {
-    pub pull: Option<bool>,
-    pub rm: Option<bool>,
-    pub no_cache: Option<bool>,
-    pub shm_size: Option<u64>,
-    pub labels: Option<BTreeMap<String, String>>,
-    /// Build arguments; each key also becomes an `ARG` line of the generated Dockerfile.
-    pub build_args: Option<BTreeMap<String, String>>,
-    pub cache_from: Option<Vec<String>>,
-    pub extra: Vec<(String, serde_json::Value)>,
-}
-
-impl DockerBuildOptions {
-    const TYPED: [&'static str; 7] = [
-        "pull",
-        "rm",
-        "no_cache",
-        "shm_size",
-        "labels",
-        "build_args",
-        "cache_from",
-    ];
-    /// docker-py spellings ZenML renames to its own.
-    const ALIASES: [(&'static str, &'static str); 4] = [
-        ("buildargs", "build_args"),
-        ("cachefrom", "cache_from"),
-        ("nocache", "no_cache"),
-        ("shmsize", "shm_size"),
-    ];
-}
-
-impl Serialize for DockerBuildOptions {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(v) = self.pull {
-            map.serialize_entry("pull", &v)?;
-        }
-        if let Some(v) = self.rm {
-            map.serialize_entry("rm", &v)?;
-        }
-        if let Some(v) = self.no_cache {
-            map.serialize_entry("no_cache", &v)?;
-        }
-        if let Some(v) = self.shm_size {
-            map.serialize_entry("shm_size", &v)?;
-        }
-        if let Some(v) = &self.labels {
-            map.serialize_entry("labels", v)?;
-        }
-        if let Some(v) = &self.build_args {
-            map.serialize_entry("build_args", v)?;
-        }
-        if let Some(v) = &self.cache_from {
-            map.serialize_entry("cache_from", v)?;
-        }
-        for (key, value) in &self.extra {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
 }
 
 /// Positions of the fields a settings mapping set, for errors found after typing.
@@ -880,93 +829,22 @@ fn build_config(ctx: &mut Ctx, f: &Fields, key: &str) -> Result<Option<DockerBui
     Ok(Some(DockerBuildConfig {
         build_options: config
             .get("build_options")
-            .map(|options| build_options(ctx, options, &config.path("build_options")))
+            .map(|options| build_options::parse(ctx, options, &config.path("build_options")))
             .transpose()?,
         dockerignore: ctx.opt_string(&config, "dockerignore")?,
     }))
 }
 
-fn build_options(ctx: &mut Ctx, node: &Node, path: &str) -> Result<DockerBuildOptions> {
-    let entries = ctx.string_keyed(node, path)?;
-    let mut options = DockerBuildOptions::default();
-    for (given, value) in &entries {
-        let name = canonical_option(ctx, &entries, given, value.at, path)?;
-        let value_path = join(path, given);
-        if value.is_null() && DockerBuildOptions::TYPED.contains(&name) {
-            continue;
-        }
-        match name {
-            "pull" => options.pull = Some(ctx.bool(value, &value_path)?),
-            "rm" => options.rm = Some(ctx.bool(value, &value_path)?),
-            "no_cache" => options.no_cache = Some(ctx.bool(value, &value_path)?),
-            "shm_size" => options.shm_size = Some(ctx.unsigned(value, &value_path)?),
-            "labels" => options.labels = Some(ctx.string_map(value, &value_path)?),
-            "build_args" => options.build_args = Some(build_args(ctx, value, &value_path)?),
-            "cache_from" => options.cache_from = Some(ctx.string_list(value, &value_path)?),
-            _ => {
-                if let Some(typed) = crate::suggest::closest(given, DockerBuildOptions::TYPED)
-                    && typed != *given
-                {
-                    ctx.warn(
-                        value.at,
-                        &value_path,
-                        format!(
-                            "`{given}` is not a known build option and is passed through as `--{}`{}",
-                            given.replace('_', "-"),
-                            crate::suggest::then_did_you_mean(&[typed])
-                        ),
-                    );
-                }
-                options
-                    .extra
-                    .push(((*given).to_owned(), ctx.json(value, &value_path)?));
-            }
-        }
+/// What replaces a deprecated top-level `build_options` / `dockerignore`: with a
+/// `dockerfile` they apply to its build first (and to an image built on top of it).
+fn replacement(f: &Fields, key: &str) -> String {
+    if f.get("dockerfile").is_some() {
+        format!(
+            "`parent_image_build_config.{key}` for the build of `dockerfile` (and `build_config.{key}` for an image built on top of it)"
+        )
+    } else {
+        format!("`build_config.{key}`")
     }
-    Ok(options)
-}
-
-/// ZenML renames docker-py spellings (`buildargs`) to its own (`build_args`) when the
-/// latter is absent; giving both is ambiguous, so it is an error here.
-fn canonical_option(
-    ctx: &Ctx,
-    entries: &[(&str, &Node)],
-    given: &str,
-    at: Position,
-    path: &str,
-) -> Result<&'static str> {
-    if let Some(&(alias, name)) = DockerBuildOptions::ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == given)
-    {
-        if entries.iter().any(|(k, _)| *k == name) {
-            return Err(ctx.error(
-                at,
-                &join(path, alias),
-                format!("both `{alias}` and `{name}` are given; keep `{name}`"),
-            ));
-        }
-        return Ok(name);
-    }
-    Ok(DockerBuildOptions::TYPED
-        .iter()
-        .find(|name| **name == given)
-        .copied()
-        .unwrap_or("extra"))
-}
-
-fn build_args(ctx: &Ctx, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
-    let args = ctx.string_map(node, path)?;
-    for (name, value) in ctx.string_keyed(node, path)? {
-        if let Err(message) = docker_syntax::check_env_key(name) {
-            return Err(ctx.error(
-                value.at,
-                &join(path, name),
-                message.replace("environment variable", "build argument"),
-            ));
-        }
-    }
-    Ok(args)
 }
 
 fn deprecated_build_options(ctx: &mut Ctx, f: &Fields) -> Result<Option<DockerBuildOptions>> {
@@ -977,9 +855,12 @@ fn deprecated_build_options(ctx: &mut Ctx, f: &Fields) -> Result<Option<DockerBu
     ctx.warn(
         node.at,
         &f.path(key),
-        deprecated(key, "build_config.build_options"),
+        format!(
+            "`{key}` is deprecated (as in ZenML) and will be removed; use {}",
+            replacement(f, key)
+        ),
     );
-    build_options(ctx, node, &f.path(key)).map(Some)
+    build_options::parse(ctx, node, &f.path(key)).map(Some)
 }
 
 fn deprecated_dockerignore(ctx: &mut Ctx, f: &Fields) -> Result<Option<String>> {
@@ -989,7 +870,10 @@ fn deprecated_dockerignore(ctx: &mut Ctx, f: &Fields) -> Result<Option<String>> 
         ctx.warn(
             node.at,
             &f.path(key),
-            deprecated(key, "build_config.dockerignore"),
+            format!(
+                "`{key}` is deprecated (as in ZenML) and will be removed; use {}",
+                replacement(f, key)
+            ),
         );
     }
     Ok(value)

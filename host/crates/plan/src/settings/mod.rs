@@ -9,6 +9,7 @@
 //! `pyproject_path`, dockerignore files) are kept as written and are relative to
 //! [`Pipeline::base_dir`]; `stack` files and `grants` read paths are resolved here.
 
+mod build_options;
 mod docker;
 mod error;
 mod orchestrator;
@@ -21,9 +22,10 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub use build_options::{ContainerLimits, DockerBuildOptions};
 pub use docker::{
-    DockerBuildConfig, DockerBuildOptions, DockerSettings, InstallerArg, InstallerArgs,
-    LocalEnvironmentExport, PythonPackageInstaller, Requirements,
+    DockerBuildConfig, DockerSettings, InstallerArg, InstallerArgs, LocalEnvironmentExport,
+    PythonPackageInstaller, Requirements,
 };
 pub use error::{Diagnostic, SettingsError, Warning};
 pub use orchestrator::RawSettings;
@@ -220,13 +222,23 @@ fn normalised(path: &Path) -> PathBuf {
     })
 }
 
+/// Top-level keys starting with `x-` are a place to define YAML anchors (as in Compose
+/// files): ignored, and not unknown.
+fn without_extension_keys(mut root: yaml::Node) -> yaml::Node {
+    if let yaml::Value::Map(entries) = &mut root.value {
+        entries
+            .retain(|(key, _)| !matches!(&key.value, yaml::Value::Str(k) if k.starts_with("x-")));
+    }
+    root
+}
+
 /// Validates the text of a pipeline file that lives at `path` (a `stack` file it names is
 /// read from disk).
 pub fn parse(source: &str, path: &Path) -> std::result::Result<Pipeline, SettingsError> {
     let file = normalised(path);
     let base_dir = file.parent().map(Path::to_owned).unwrap_or_default();
     let mut ctx = Ctx::new(path, source);
-    let root = parse_yaml(&ctx, source)?;
+    let root = without_extension_keys(parse_yaml(&ctx, source)?);
     let top = ctx.fields(&root, "", TOP_LEVEL)?;
 
     let name = match top.get("name") {

@@ -132,6 +132,38 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Any value as JSON (for settings kept as written, e.g. an orchestrator's).
+    pub fn json(&self, node: &Node, path: &str) -> Result<serde_json::Value> {
+        use serde_json::Value as J;
+        Ok(match &node.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(n), _) => J::from(n),
+                (_, Ok(n)) => J::from(n),
+                _ => return Err(self.error(node.at, path, "integer out of range")),
+            },
+            Value::Float(x) => serde_json::Number::from_f64(*x)
+                .map(J::Number)
+                .ok_or_else(|| self.error(node.at, path, "not a finite number"))?,
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.json(item, &index(path, i)))
+                    .collect::<Result<_>>()?,
+            ),
+            Value::Map(_) => {
+                let mut object = serde_json::Map::new();
+                for (key, value) in self.string_keyed(node, path)? {
+                    object.insert(key.to_owned(), self.json(value, &join(path, key))?);
+                }
+                J::Object(object)
+            }
+        })
+    }
+
     /// A mapping with any string keys, in document order.
     pub(crate) fn string_keyed<'n>(
         &self,
@@ -234,41 +266,10 @@ impl<'a> Ctx<'a> {
         }
         Ok(map)
     }
-
-    /// Any value as JSON (for free-form build options).
-    pub fn json(&self, node: &Node, path: &str) -> Result<serde_json::Value> {
-        use serde_json::Value as J;
-        Ok(match &node.value {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
-                (Ok(n), _) => J::from(n),
-                (_, Ok(n)) => J::from(n),
-                _ => return Err(self.error(node.at, path, "integer out of range")),
-            },
-            Value::Float(x) => serde_json::Number::from_f64(*x)
-                .map(J::Number)
-                .ok_or_else(|| self.error(node.at, path, "not a finite number"))?,
-            Value::Str(s) => J::String(s.clone()),
-            Value::Seq(items) => J::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.json(item, &index(path, i)))
-                    .collect::<Result<_>>()?,
-            ),
-            Value::Map(_) => {
-                let mut object = serde_json::Map::new();
-                for (key, value) in self.string_keyed(node, path)? {
-                    object.insert(key.to_owned(), self.json(value, &join(path, key))?);
-                }
-                J::Object(object)
-            }
-        })
-    }
 }
 
-fn key_position(map: &Node, key: &str) -> Option<Position> {
+/// Where `key` is written in a mapping node.
+pub(crate) fn key_position(map: &Node, key: &str) -> Option<Position> {
     match &map.value {
         Value::Map(entries) => entries
             .iter()

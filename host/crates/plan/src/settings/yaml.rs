@@ -92,7 +92,7 @@ impl Node {
             self.at
                 .bytes
                 .and_then(|(start, end)| source.get(start..end))
-                .map(|text| text.trim().to_owned())
+                .map(|text| without_anchor(text.trim()).to_owned())
                 .filter(|text| !text.is_empty())
         };
         match &self.value {
@@ -115,6 +115,16 @@ impl Node {
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
         }
+    }
+}
+
+/// A scalar's text without the anchor (`&v 1.10` → `1.10`), should its span include it.
+fn without_anchor(text: &str) -> &str {
+    match text.strip_prefix('&') {
+        Some(rest) => rest
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, value)| value.trim_start()),
+        None => text,
     }
 }
 
@@ -182,8 +192,13 @@ fn keys_as_written(node: &mut Node, source: &str) {
     }
 }
 
+/// A node is placed where it is used (`referenced`: for an alias `*v` or a merged entry,
+/// the alias or the merge key), so that errors point at the line that used it; its text
+/// as written is read where it is defined (the anchored value), not as `*v`.
 fn to_node(spanned: Spanned<Value>) -> Node {
-    Node::new(spanned.value, Position::from_location(&spanned.referenced))
+    let mut at = Position::from_location(&spanned.referenced);
+    at.bytes = Position::from_location(&spanned.defined).bytes;
+    Node::new(spanned.value, at)
 }
 
 impl<'de> Deserialize<'de> for Value {
@@ -315,6 +330,25 @@ mod tests {
         };
         assert_eq!(list.len(), 1);
         assert_eq!(entry(&merged, "keep").scalar_text(src).unwrap(), "x");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys_resolve_to_their_values() {
+        let src = "a: &v 1.10\nb: *v\ns: &s text\nt: *s\nl: &l [x, y]\nm: *l\nbase: &base {k: '1', j: 2}\nover:\n  <<: *base\n  j: 3\nf: &f yes\ng: *f\n";
+        let doc = parse(src).unwrap();
+        assert_eq!(entry(&doc, "a").scalar_text(src).unwrap(), "1.10");
+        assert_eq!(entry(&doc, "b").scalar_text(src).unwrap(), "1.10");
+        assert_eq!(entry(&doc, "t").scalar_text(src).unwrap(), "text");
+        assert_eq!(entry(&doc, "g").scalar_text(src).unwrap(), "yes");
+        let Value::Seq(items) = &entry(&doc, "m").value else {
+            panic!("expected a list")
+        };
+        assert_eq!(items[1].scalar_text(src).unwrap(), "y");
+        let over = entry(&doc, "over");
+        assert_eq!(entry(over, "k").scalar_text(src).unwrap(), "1");
+        assert_eq!(entry(over, "j").scalar_text(src).unwrap(), "3");
+        let b = entry(&doc, "b");
+        assert_eq!((b.at.line, b.at.column), (2, 4), "placed where it is used");
     }
 
     #[test]
