@@ -1513,3 +1513,55 @@ fn ctrl_c_during_a_kubernetes_run_deletes_its_jobs_says_so_and_exits_130() {
         [(created[0].clone(), Some("Foreground".to_string()))]
     );
 }
+
+#[test]
+fn an_image_found_in_the_registry_spares_building_the_image_it_is_built_on() {
+    let registry = Registry::start(None);
+    let name = unique("reuse-parents");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    // A user Dockerfile, and a generated image on top of it (for the environment).
+    let project = Project::new(&[
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nstack:\n  container_registry: {{flavor: default, uri: {}/dockwright-test}}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: {name}\n    image_tag: v1\n    environment:\n      BUILT_FOR: {name}\nsteps:\n  - name: only\n    command: [\"true\"]\n",
+                registry.host()
+            ),
+        ),
+        (
+            "Dockerfile",
+            &format!("FROM {BASE_IMAGE}\nRUN echo {name} > /marker\n"),
+        ),
+    ]);
+    let plan = run(Home::new().dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let names: Vec<String> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[1], image);
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.images.push(names[0].clone());
+
+    let ci = run(Home::new().dockwright(&["build", "-f", &project.file()]));
+    ci.ok();
+    for name in &names {
+        docker(&["image", "rm", name]);
+    }
+    let proxy = EngineProxy::start();
+    let laptop = run(Home::new()
+        .dockwright(&["build", "--json", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    laptop.ok();
+    assert!(!sent_a_build(&proxy), "{:?}", proxy.requests());
+    let results: Value = serde_json::from_str(&laptop.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 1, "only the image found: {results:?}");
+    assert_eq!(results[0]["name"], image);
+    assert!(results[0]["registry_digest"].is_string(), "{results:?}");
+    assert_eq!(image_id(&names[0]), None, "its parent was not built");
+}
