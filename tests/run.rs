@@ -828,6 +828,18 @@ fn pushes_with_the_users_docker_credentials_and_records_nothing_pushed_on_refusa
     let records = home.records();
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["pushed_digest"], Value::Null);
+    // The registry lookup before the build was refused too: said once, then built here.
+    let refusals: Vec<&str> = refused
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: images built elsewhere cannot be reused"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{}", refused.stderr);
+    assert!(
+        refusals[0].contains("refused the credentials"),
+        "{}",
+        refusals[0]
+    );
 
     // With `docker login`'s entry in the Docker config: pushed, digest recorded.
     write_docker_config(&home.docker_config, &registry.host(), "alice:s3cret pass");
