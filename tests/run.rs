@@ -828,6 +828,18 @@ fn pushes_with_the_users_docker_credentials_and_records_nothing_pushed_on_refusa
     let records = home.records();
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["pushed_digest"], Value::Null);
+    // The registry lookup before the build was refused too: said once, then built here.
+    let refusals: Vec<&str> = refused
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: images built elsewhere cannot be reused"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{}", refused.stderr);
+    assert!(
+        refusals[0].contains("refused the credentials"),
+        "{}",
+        refusals[0]
+    );
 
     // With `docker login`'s entry in the Docker config: pushed, digest recorded.
     write_docker_config(&home.docker_config, &registry.host(), "alice:s3cret pass");
@@ -1646,4 +1658,56 @@ fn a_re_tagged_parent_means_a_rebuild_and_explain_says_parent_changed() {
     );
     // Run the steps: each in the image built for it.
     run(home.dockwright(&["run", "-f", &project.file()])).ok();
+}
+
+#[test]
+fn an_image_found_in_the_registry_spares_building_the_image_it_is_built_on() {
+    let registry = Registry::start(None);
+    let name = unique("reuse-parents");
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    // A user Dockerfile, and a generated image on top of it (for the environment).
+    let project = Project::new(&[
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nstack:\n  container_registry: {{flavor: default, uri: {}/dockwright-test}}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: {name}\n    image_tag: v1\n    environment:\n      BUILT_FOR: {name}\nsteps:\n  - name: only\n    command: [\"true\"]\n",
+                registry.host()
+            ),
+        ),
+        (
+            "Dockerfile",
+            &format!("FROM {BASE_IMAGE}\nRUN echo {name} > /marker\n"),
+        ),
+    ]);
+    let plan = run(Home::new().dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let names: Vec<String> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[1], image);
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.images.push(names[0].clone());
+
+    let ci = run(Home::new().dockwright(&["build", "-f", &project.file()]));
+    ci.ok();
+    for name in &names {
+        docker(&["image", "rm", name]);
+    }
+    let proxy = EngineProxy::start();
+    let laptop = run(Home::new()
+        .dockwright(&["build", "--json", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    laptop.ok();
+    assert!(!sent_a_build(&proxy), "{:?}", proxy.requests());
+    let results: Value = serde_json::from_str(&laptop.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 1, "only the image found: {results:?}");
+    assert_eq!(results[0]["name"], image);
+    assert!(results[0]["registry_digest"].is_string(), "{results:?}");
+    assert_eq!(image_id(&names[0]), None, "its parent was not built");
 }

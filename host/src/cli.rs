@@ -337,7 +337,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OrchestratorArg::Kubernetes => Orchestrator::Kubernetes,
             });
             if commands::orchestrator(&planned, asked) == Orchestrator::Kubernetes {
-                return run_on_kubernetes(&host, &planned, !reuse.no_registry_reuse, dry_run);
+                let reuse = !reuse.no_registry_reuse;
+                return run_on_kubernetes(&host, &planned, reuse, dry_run, jobs);
             }
             if dry_run {
                 anyhow::bail!(
@@ -427,6 +428,7 @@ fn run_on_kubernetes(
     planned: &Planned,
     reuse: bool,
     dry_run: bool,
+    jobs: usize,
 ) -> anyhow::Result<ExitCode> {
     let kubernetes = commands::kubernetes_settings(planned)?;
     let registry = look_in_registry(planned, true, reuse)?;
@@ -446,6 +448,7 @@ fn run_on_kubernetes(
         &kubernetes,
         registry,
         dry_run,
+        jobs,
         &mut progress,
         print,
         cancel,

@@ -314,8 +314,8 @@ pub enum KubernetesRun {
 
 /// `dockwright run --orchestrator kubernetes`: the images built (or found in the registry)
 /// and pushed, then one Job per step on them by digest, created on the cluster of the
-/// kubeconfig (or, with `dry_run`, written as YAML). Ctrl-C (`cancel`) deletes the run's
-/// Jobs.
+/// kubeconfig (or, with `dry_run`, written as YAML), at most `jobs` unfinished at once.
+/// Ctrl-C (`cancel`) deletes the run's Jobs.
 #[allow(clippy::too_many_arguments)] // one per thing the run needs; a struct would only wrap them
 pub async fn run_kubernetes(
     host: &Host,
@@ -323,6 +323,7 @@ pub async fn run_kubernetes(
     kubernetes: &Kubernetes,
     registry: RegistryLookup,
     dry_run: bool,
+    jobs: usize,
     progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
     on_line: impl Fn(dockwright_kube::LogLine),
     cancel: impl std::future::Future<Output = ()>,
@@ -347,16 +348,19 @@ pub async fn run_kubernetes(
         let yaml = dockwright_kube::manifests_yaml(&jobs);
         return Ok(KubernetesRun::Manifests { images, yaml });
     }
-    let jobs = dockwright_kube::plan_jobs(&identity, &steps, &kubernetes.settings)?;
+    let plans = dockwright_kube::plan_jobs(&identity, &steps, &kubernetes.settings)?;
     let client = dockwright_kube::client(kubernetes.settings.context.as_deref()).await?;
     let namespace = if kubernetes.namespace_given {
         kubernetes.settings.namespace.clone()
     } else {
         client.default_namespace().to_string()
     };
-    let run_options = dockwright_kube::RunOptions::from_settings(&kubernetes.settings);
+    let run_options = dockwright_kube::RunOptions {
+        max_parallel: jobs.max(1),
+        ..dockwright_kube::RunOptions::from_settings(&kubernetes.settings)
+    };
     let summary =
-        dockwright_kube::run_jobs(client, &namespace, jobs, &run_options, on_line, cancel).await?;
+        dockwright_kube::run_jobs(client, &namespace, plans, &run_options, on_line, cancel).await?;
     Ok(KubernetesRun::Ran { images, summary })
 }
 
