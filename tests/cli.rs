@@ -545,3 +545,36 @@ fn dropped_settings_are_warned_once_at_their_line_and_runtime_environment_only_w
     assert_eq!(plan["images"][0]["kind"], "parent");
     assert!(!stderr.contains("warning"), "{stderr}");
 }
+
+#[test]
+fn environment_and_runtime_environment_keep_the_order_written() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: env\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             allow_including_files_in_images: false\n    \
+             environment: {ZED: \"1\", ALPHA: \"2\", MID: \"3\"}\n    \
+             runtime_environment:\n      Z_RUN: a\n      A_RUN: b\n",
+        )],
+    );
+    let text = stdout(
+        &user(home.path())
+            .args(["plan", "--dockerfile"])
+            .output()
+            .unwrap(),
+    );
+    let env: Vec<&str> = text.lines().filter(|l| l.starts_with("ENV ")).collect();
+    assert_eq!(
+        env,
+        [
+            "ENV ZED=\"1\"",
+            "ENV ALPHA=\"2\"",
+            "ENV MID=\"3\"",
+            "ENV Z_RUN=\"a\"",
+            "ENV A_RUN=\"b\""
+        ],
+        "{text}"
+    );
+}

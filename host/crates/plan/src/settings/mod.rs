@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use docker::{
-    DockerBuildConfig, DockerBuildOptions, DockerSettings, InstallerArg, InstallerArgs,
+    DockerBuildConfig, DockerBuildOptions, DockerSettings, EnvVars, InstallerArg, InstallerArgs,
     LocalEnvironmentExport, PythonPackageInstaller, Requirements,
 };
 pub use error::{Diagnostic, SettingsError, Warning};
@@ -525,7 +525,9 @@ fn step(
         None => Vec::new(),
     };
     let environment = match fields.get("environment") {
-        Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?,
+        Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?
+            .into_iter()
+            .collect(),
         None => BTreeMap::new(),
     };
     let docker = step_docker(
