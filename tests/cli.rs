@@ -578,3 +578,32 @@ fn environment_and_runtime_environment_keep_the_order_written() {
         "{text}"
     );
 }
+
+#[test]
+fn a_local_environment_that_cannot_be_found_is_reported_at_its_setting() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: local\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             replicate_local_python_environment: pip_freeze\n",
+        )],
+    );
+    let missing = home.path().join("no-venv");
+    let out = user(home.path())
+        .arg("plan")
+        .env("VIRTUAL_ENV", &missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:5:41: `settings.docker.replicate_local_python_environment`: VIRTUAL_ENV is {}",
+            home.path().join("dockwright.yaml").display(),
+            missing.display()
+        )),
+        "{err}"
+    );
+}
