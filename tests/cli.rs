@@ -743,3 +743,65 @@ fn yaml_anchors_aliases_and_merge_keys_resolve_everywhere() {
         "{dockerfile}"
     );
 }
+
+#[test]
+fn environment_and_runtime_environment_keep_the_order_written() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: env\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             allow_including_files_in_images: false\n    \
+             environment: {ZED: \"1\", ALPHA: \"2\", MID: \"3\"}\n    \
+             runtime_environment:\n      Z_RUN: a\n      A_RUN: b\n",
+        )],
+    );
+    let text = stdout(
+        &user(home.path())
+            .args(["plan", "--dockerfile"])
+            .output()
+            .unwrap(),
+    );
+    let env: Vec<&str> = text.lines().filter(|l| l.starts_with("ENV ")).collect();
+    assert_eq!(
+        env,
+        [
+            "ENV ZED=\"1\"",
+            "ENV ALPHA=\"2\"",
+            "ENV MID=\"3\"",
+            "ENV Z_RUN=\"a\"",
+            "ENV A_RUN=\"b\""
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn a_local_environment_that_cannot_be_found_is_reported_at_its_setting() {
+    let home = tempfile::tempdir().unwrap();
+    write(
+        home.path(),
+        &[(
+            "dockwright.yaml",
+            "name: local\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    \
+             replicate_local_python_environment: pip_freeze\n",
+        )],
+    );
+    let missing = home.path().join("no-venv");
+    let out = user(home.path())
+        .arg("plan")
+        .env("VIRTUAL_ENV", &missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:5:41: `settings.docker.replicate_local_python_environment`: VIRTUAL_ENV is {}",
+            home.path().join("dockwright.yaml").display(),
+            missing.display()
+        )),
+        "{err}"
+    );
+}

@@ -258,11 +258,10 @@ fn a_misspelt_name_gets_the_closest_name_from_its_catalogue() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("unknown integration `acme_featurestore` in required_integrations of"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("did you mean `acme_feature_store`?"),
+        stderr.contains(
+            "`settings.docker.required_integrations[0]`: unknown integration: \
+             `acme_featurestore` (did you mean `acme_feature_store`?)"
+        ),
         "{stderr}"
     );
     assert!(output.stdout.is_empty(), "no plan on failure");

@@ -69,7 +69,12 @@ pub async fn run_steps(
             .ok_or_else(|| RunError::NoImage {
                 step: step.name.clone(),
             })?;
-        let mut env = step.docker.runtime_environment.clone();
+        let mut env: BTreeMap<String, String> = step
+            .docker
+            .runtime_environment
+            .clone()
+            .into_iter()
+            .collect();
         env.extend(step.environment.clone());
         env.insert("DOCKWRIGHT_ARTIFACTS".into(), ARTIFACTS_PATH.into());
         env.insert("DOCKWRIGHT_STEP".into(), step.name.clone());

@@ -46,7 +46,9 @@ use crate::docker_syntax::{
     check_apt_package, check_context_path, check_env_key, check_env_value, check_image_reference,
     check_installer_option, check_single_line, check_user, shell_quote,
 };
-use crate::settings::{DockerSettings, InstallerArg, InstallerArgs, PythonPackageInstaller};
+use crate::settings::{
+    DockerSettings, EnvVars, InstallerArg, InstallerArgs, PythonPackageInstaller,
+};
 
 /// Build argument carrying a newline into `ENV` values.
 pub(crate) const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
@@ -60,7 +62,7 @@ pub(crate) struct DockerfileInput {
     pub parent: String,
     /// Names of build arguments to declare (`ARG`), from the build options.
     pub build_args: Vec<String>,
-    pub environment: BTreeMap<String, String>,
+    pub environment: EnvVars,
     /// From the settings and every plugin; de-duplicated here.
     pub apt_packages: Vec<String>,
     pub installer: PythonPackageInstaller,
@@ -76,7 +78,7 @@ pub(crate) struct DockerfileInput {
     /// Whether the build context's files are copied into `/app`.
     pub include_files: bool,
     pub user: Option<String>,
-    pub runtime_environment: BTreeMap<String, String>,
+    pub runtime_environment: EnvVars,
 }
 
 impl DockerfileInput {
@@ -222,7 +224,7 @@ fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     Ok(())
 }
 
-fn env_lines(environment: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '_ {
+fn env_lines(environment: &EnvVars) -> impl Iterator<Item = String> + '_ {
     environment
         .iter()
         .map(|(key, value)| format!("ENV {key}={}", quote_env_value(value)))
@@ -350,7 +352,7 @@ mod tests {
         DockerfileInput {
             parent: parent.to_owned(),
             build_args: Vec::new(),
-            environment: BTreeMap::new(),
+            environment: EnvVars::default(),
             apt_packages: Vec::new(),
             installer: PythonPackageInstaller::Pip,
             installer_args: InstallerArgs::default(),
@@ -360,7 +362,7 @@ mod tests {
             local_project_install_command: None,
             include_files: false,
             user: None,
-            runtime_environment: BTreeMap::new(),
+            runtime_environment: EnvVars::default(),
         }
     }
 
@@ -368,7 +370,7 @@ mod tests {
         render(input).unwrap().text
     }
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn map<M: FromIterator<(String, String)>>(pairs: &[(&str, &str)]) -> M {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -607,11 +609,12 @@ mod tests {
         let mut i = input("p");
         i.include_files = true;
         i.user = Some("1000:1000".into());
+        // In the order written, as ZenML writes them.
         i.runtime_environment = map(&[("B", "2"), ("A", "1")]);
         let t = text(&i);
         assert!(
             t.ends_with(
-                "COPY . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV A=\"1\"\nENV B=\"2\"\n"
+                "COPY . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV B=\"2\"\nENV A=\"1\"\n"
             ),
             "{t}"
         );
@@ -740,7 +743,7 @@ mod tests {
         use std::io::Write;
         use std::process::{Command, Stdio};
 
-        let values = map(&[
+        let values: EnvVars = map(&[
             ("QUOTES", r#"say "hi" and 'bye'"#),
             ("SPACES", "  a b  "),
             ("DOLLARS", "$HOME ${PATH} $ $$"),

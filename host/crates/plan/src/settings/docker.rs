@@ -97,8 +97,8 @@ pub struct DockerSettings {
     pub install_stack_requirements: bool,
     pub local_project_install_command: Option<String>,
     pub apt_packages: Vec<String>,
-    pub environment: BTreeMap<String, String>,
-    pub runtime_environment: BTreeMap<String, String>,
+    pub environment: EnvVars,
+    pub runtime_environment: EnvVars,
     pub user: Option<String>,
     pub allow_including_files_in_images: bool,
     /// Deprecated: fallback for `build_config.build_options`.
@@ -130,8 +130,8 @@ impl Default for DockerSettings {
             install_stack_requirements: true,
             local_project_install_command: None,
             apt_packages: Vec::new(),
-            environment: BTreeMap::new(),
-            runtime_environment: BTreeMap::new(),
+            environment: EnvVars::default(),
+            runtime_environment: EnvVars::default(),
             user: None,
             allow_including_files_in_images: true,
             build_options: None,
@@ -237,6 +237,89 @@ impl DockerSettings {
             config.build_options = self.build_options.clone();
         }
         config
+    }
+}
+
+/// Environment variables in the order they were written, as ZenML writes them (a value
+/// may refer to a variable set before it: `B: ${A}/x`). Setting a variable again replaces
+/// its value in place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EnvVars(Vec<(String, String)>);
+
+impl EnvVars {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn insert(&mut self, key: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl FromIterator<(String, String)> for EnvVars {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut vars = EnvVars::default();
+        for (key, value) in iter {
+            vars.insert(key, value);
+        }
+        vars
+    }
+}
+
+impl IntoIterator for EnvVars {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a EnvVars {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for EnvVars {
+    type Output = String;
+    fn index(&self, key: &str) -> &String {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no variable `{key}`"))
+    }
+}
+
+/// A JSON object in the written order (what plugins receive).
+impl Serialize for EnvVars {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -774,19 +857,15 @@ fn apt_packages(ctx: &Ctx, f: &Fields) -> Result<Vec<String>> {
     Ok(packages)
 }
 
-fn environment(ctx: &Ctx, f: &Fields, key: &str) -> Result<BTreeMap<String, String>> {
+fn environment(ctx: &Ctx, f: &Fields, key: &str) -> Result<EnvVars> {
     let Some(node) = f.get(key) else {
-        return Ok(BTreeMap::new());
+        return Ok(EnvVars::default());
     };
     check_environment(ctx, node, &f.path(key))
 }
 
 /// A mapping of environment variables: valid names, scalar values (as written).
-pub(crate) fn check_environment(
-    ctx: &Ctx,
-    node: &Node,
-    path: &str,
-) -> Result<BTreeMap<String, String>> {
+pub(crate) fn check_environment(ctx: &Ctx, node: &Node, path: &str) -> Result<EnvVars> {
     for (name, value) in ctx.string_keyed(node, path)? {
         let var_path = join(path, name);
         if let Err(message) = docker_syntax::check_env_key(name) {
@@ -806,7 +885,7 @@ pub(crate) fn check_environment(
             return Err(ctx.error(value.at, &var_path, message));
         }
     }
-    ctx.string_map(node, path)
+    Ok(ctx.string_pairs(node, path)?.into_iter().collect())
 }
 
 fn user(ctx: &Ctx, f: &Fields) -> Result<Option<String>> {

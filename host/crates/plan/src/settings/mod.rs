@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 pub use build_options::{ContainerLimits, DockerBuildOptions};
 pub use docker::{
-    DockerBuildConfig, DockerSettings, InstallerArg, InstallerArgs, LocalEnvironmentExport,
-    PythonPackageInstaller, Requirements,
+    DockerBuildConfig, DockerSettings, EnvVars, InstallerArg, InstallerArgs,
+    LocalEnvironmentExport, PythonPackageInstaller, Requirements,
 };
 pub use error::{Diagnostic, SettingsError, Warning};
 pub use orchestrator::RawSettings;
@@ -625,7 +625,9 @@ fn step(
         None => Vec::new(),
     };
     let environment = match fields.get("environment") {
-        Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?,
+        Some(n) => docker::check_environment(ctx, n, &fields.path("environment"))?
+            .into_iter()
+            .collect(),
         None => BTreeMap::new(),
     };
     let docker = step_docker(

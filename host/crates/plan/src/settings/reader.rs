@@ -256,15 +256,20 @@ impl<'a> Ctx<'a> {
 
     /// A mapping of string keys to scalar values (as text), sorted by key.
     pub(crate) fn string_map(&self, node: &Node, path: &str) -> Result<BTreeMap<String, String>> {
-        let mut map = BTreeMap::new();
+        Ok(self.string_pairs(node, path)?.into_iter().collect())
+    }
+
+    /// A mapping of scalars, in the order written.
+    pub(crate) fn string_pairs(&self, node: &Node, path: &str) -> Result<Vec<(String, String)>> {
+        let mut pairs = Vec::new();
         for (key, value) in self.string_keyed(node, path)? {
             let value_path = join(path, key);
             let text = value.scalar_text(self.source).ok_or_else(|| {
                 self.type_error(value, &value_path, "a string, number or boolean")
             })?;
-            map.insert(key.to_owned(), text);
+            pairs.push((key.to_owned(), text));
         }
-        Ok(map)
+        Ok(pairs)
     }
 }
 

@@ -936,7 +936,7 @@ fn step_settings_merge_over_the_pipeline() {
         [("A", "1"), ("B", "3"), ("C", "4")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<EnvVars>(),
         "mappings merge key by key"
     );
     assert_eq!(

@@ -129,7 +129,11 @@ pub fn gather(
     let base_dir = pipeline.base_dir.as_path();
     if let Some(export) = &docker.replicate_local_python_environment {
         let setting = serde_json::to_value(export).expect("plain data");
-        let request = local_env::request(&setting, base_dir, platform.clone(), None)?;
+        let request =
+            local_env::request(&setting, base_dir, platform.clone(), None).map_err(|e| {
+                let field = pipeline.setting_path(docker, "replicate_local_python_environment");
+                SourceError::from(pipeline.error_at(&field, e.to_string(), None))
+            })?;
         call(
             registry,
             builtin(registry, "local-env")?,
