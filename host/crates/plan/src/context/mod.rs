@@ -38,7 +38,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use archive::{TarSummary, write_tar};
-pub use hash_cache::{ContextDigest, DigestedMember, HashCache};
+pub use hash_cache::{ContextDigest, HashCache};
 pub use walk::WalkStats;
 
 use dockerignore::IgnoreRules;
