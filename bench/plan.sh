@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times `dockwright plan` on the example pipeline as a whole process (exec → settings →
 # plugins from the warm compiled cache → requirements → plan → exit), release build.
-# Goal (issue 4): 20 ms or less with a warm plugin cache. Prints medians.
+# Goal (issue 4): 20 ms or less with a warm plugin cache. Also a pipeline with only
+# `requirements:` against `dockwright --version` (issue 14: ≤ 1.5×, only the plugin a setting
+# routes to is loaded). Prints medians.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -11,12 +13,18 @@ cargo build --locked --release -p dockwright >&2
 bin="$root/target/release/dockwright"
 example="$root/examples/training/dockwright.yaml"
 "$bin" plan -f "$example" >/dev/null   # warms the compiled-plugin and context-hash caches
+only_requirements="$(mktemp -d)"
+trap 'rm -rf "$only_requirements"' EXIT
+printf 'name: only-requirements\nsettings:\n  docker:\n    requirements: [numpy]\n    allow_including_files_in_images: false\n' \
+    >"$only_requirements/dockwright.yaml"
+"$bin" plan -f "$only_requirements/dockwright.yaml" >/dev/null
 
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
 if command -v hyperfine >/dev/null; then
     out="$(mktemp)"
     hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$out" \
-        "$bin --version" "$bin plan -f $example" "$bin plan --json -f $example"
+        "$bin --version" "$bin plan -f $only_requirements/dockwright.yaml" \
+        "$bin plan -f $example" "$bin plan --json -f $example"
     python3 - "$out" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:

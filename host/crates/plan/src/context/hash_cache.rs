@@ -19,6 +19,7 @@
 //! but not cached: another write in the same timestamp tick would otherwise go unnoticed
 //! (git's "racy clean" problem).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -41,25 +42,15 @@ const READ_BUFFER: usize = 256 * 1024;
 pub struct ContextDigest {
     /// `sha256:<hex>` of the canonical form.
     pub digest: String,
-    /// Each member's contribution, in archive order (for explaining a changed key).
-    pub members: Vec<DigestedMember>,
+    /// Archive members covered (each fed to the hash as it is formed, never held: a
+    /// 100,000-file context would otherwise keep 15 MB of lines).
+    pub members: usize,
     /// Disk files read and hashed (cache misses).
     pub files_hashed: usize,
     /// Bytes read from disk files to hash them.
     pub bytes_hashed: u64,
     /// Disk files whose hash came from the cache.
     pub cache_hits: usize,
-}
-
-/// One line of the canonical form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DigestedMember {
-    /// `d`, `f` or `l`.
-    pub kind: char,
-    pub path: String,
-    pub mode: u32,
-    /// Content SHA-256 (hex) for a file, target for a symlink, empty for a directory.
-    pub payload: String,
 }
 
 /// One cached file hash: its path inside the root, the identity it was hashed at, the hash.
@@ -305,50 +296,36 @@ pub(super) fn digest(
         }
         file_hashes[miss.index] = Some(hash);
     }
-    let canonical: Vec<DigestedMember> = members
-        .iter()
-        .zip(file_hashes)
-        .map(|(member, file_hash)| canonical_member(member, file_hash))
-        .collect();
+    let mut hasher = Sha256::new();
+    hasher.update(CANONICAL_HEADER);
+    for (member, file_hash) in members.iter().zip(file_hashes) {
+        feed_member(&mut hasher, member, file_hash);
+    }
     Ok(ContextDigest {
-        digest: format!("sha256:{}", hex::encode(canonical_sha256(&canonical))),
-        members: canonical,
+        digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+        members: members.len(),
         files_hashed,
         bytes_hashed,
         cache_hits,
     })
 }
 
-fn canonical_member(member: &Member<'_>, file_hash: Option<[u8; 32]>) -> DigestedMember {
-    let (kind, payload) = match member {
-        Member::Directory(_) => ('d', String::new()),
-        Member::File { .. } => ('f', file_hash.map(hex::encode).unwrap_or_default()),
-        Member::Extra(extra) => ('f', hex::encode(Sha256::digest(&extra.contents))),
-        Member::Symlink { target, .. } => ('l', target.to_string()),
+/// Feeds one member's line of the canonical form (see the module doc) to `hasher`.
+fn feed_member(hasher: &mut Sha256, member: &Member<'_>, file_hash: Option<[u8; 32]>) {
+    let (kind, payload): (&[u8], Cow<'_, str>) = match member {
+        Member::Directory(_) => (b"d", Cow::Borrowed("")),
+        Member::File { .. } => (b"f", file_hash.map(hex::encode).unwrap_or_default().into()),
+        Member::Extra(extra) => (b"f", hex::encode(Sha256::digest(&extra.contents)).into()),
+        Member::Symlink { target, .. } => (b"l", Cow::Borrowed(*target)),
     };
-    DigestedMember {
-        kind,
-        path: member.path().to_string(),
-        mode: member.mode(),
-        payload,
-    }
-}
-
-fn canonical_sha256(members: &[DigestedMember]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(CANONICAL_HEADER);
-    for member in members {
-        let mut kind = [0u8; 4];
-        hasher.update(member.kind.encode_utf8(&mut kind).as_bytes());
-        hasher.update(b"\0");
-        hasher.update(member.path.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(format!("{:o}", member.mode).as_bytes());
-        hasher.update(b"\0");
-        hasher.update(member.payload.as_bytes());
-        hasher.update(b"\0");
-    }
-    hasher.finalize().into()
+    hasher.update(kind);
+    hasher.update(b"\0");
+    hasher.update(member.path().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(format!("{:o}", member.mode()).as_bytes());
+    hasher.update(b"\0");
+    hasher.update(payload.as_bytes());
+    hasher.update(b"\0");
 }
 
 /// Hashes the misses on up to four threads (the machine's cores, at most); results come

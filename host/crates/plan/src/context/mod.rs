@@ -33,12 +33,11 @@ pub mod dockerignore;
 mod hash_cache;
 mod walk;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use archive::{TarSummary, write_tar};
-pub use hash_cache::{ContextDigest, DigestedMember, HashCache};
+pub use hash_cache::{ContextDigest, HashCache};
 pub use walk::WalkStats;
 
 use dockerignore::IgnoreRules;
@@ -373,34 +372,60 @@ impl Context {
 
 /// The merged, sorted member list of disk entries and extra files (see
 /// [`Context::members`]). `entries` and `extras` need not be sorted.
+///
+/// A sort of one vector rather than a map keyed by path: at 100,000 files the map cost
+/// milliseconds and megabytes a warm plan does not have to spend.
 pub(crate) fn members<'a>(entries: &'a [Entry], extras: &'a [ExtraFile]) -> Vec<Member<'a>> {
-    let mut by_path: BTreeMap<&'a str, Member<'a>> = BTreeMap::new();
-    for entry in entries {
-        let member = match &entry.kind {
-            EntryKind::Directory => Member::Directory(&entry.path),
-            EntryKind::File(file) => Member::File {
-                path: &entry.path,
-                file,
-            },
-            EntryKind::Symlink { target } => Member::Symlink {
-                path: &entry.path,
-                target,
-            },
-        };
-        by_path.insert(&entry.path, member);
+    let mut out: Vec<Member<'a>> = Vec::with_capacity(entries.len() + extras.len());
+    out.extend(entries.iter().map(|entry| match &entry.kind {
+        EntryKind::Directory => Member::Directory(&entry.path),
+        EntryKind::File(file) => Member::File {
+            path: &entry.path,
+            file,
+        },
+        EntryKind::Symlink { target } => Member::Symlink {
+            path: &entry.path,
+            target,
+        },
+    }));
+    out.extend(extras.iter().map(Member::Extra));
+    // Stable: at an equal path the extra file comes after the disk entry, and replaces it.
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    out.dedup_by(|later, earlier| {
+        let same = later.path() == earlier.path();
+        if same {
+            *earlier = *later;
+        }
+        same
+    });
+    let missing = missing_parents(&out);
+    if !missing.is_empty() {
+        out.extend(missing.into_iter().map(Member::Directory));
+        out.sort_by(|a, b| a.path().cmp(b.path()));
     }
-    for extra in extras {
-        by_path.insert(&extra.path, Member::Extra(extra));
-    }
-    let paths: Vec<&'a str> = by_path.keys().copied().collect();
-    for path in paths {
-        for ancestor in ancestors(path) {
-            by_path
-                .entry(ancestor)
-                .or_insert(Member::Directory(ancestor));
+    out
+}
+
+/// The parent directories of `members` (sorted by path) that have no member of their own.
+/// A parent sorts before its children, so when a member is reached every directory already
+/// in `known` has had its own parents seen to, and the deepest known parent ends the search.
+fn missing_parents<'a>(members: &[Member<'a>]) -> Vec<&'a str> {
+    let mut known: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
+    let mut missing = Vec::new();
+    for member in members {
+        let path = member.path();
+        for (slash, _) in path.rmatch_indices('/') {
+            let parent = &path[..slash];
+            if !known.insert(parent) {
+                break;
+            }
+            missing.push(parent);
+        }
+        if let Member::Directory(dir) = member {
+            known.insert(dir);
         }
     }
-    by_path.into_values().collect()
+    missing
 }
 
 /// `a/b/c` → `a`, `a/b`.
