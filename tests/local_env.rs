@@ -214,6 +214,7 @@ fn a_missing_environment_directory_is_an_error_naming_plugin_and_directory() {
         Grants {
             read: vec![PathBuf::from(missing)],
             exec: vec![],
+            pip_options: Vec::new(),
         },
     );
     let err = contribute(&granted).unwrap_err();

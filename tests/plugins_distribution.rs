@@ -674,7 +674,7 @@ fn the_example_provider_from_a_file_and_from_a_registry() {
     let err = fails(home, &["plan", "-f", &pipeline]);
     assert!(
         err.contains("integration `feast` is provided by more than one plugin: integrations 1.0.0 and acme-integrations 0.1.0")
-            && err.contains("integration_providers: {feast: acme-integrations}"),
+            && err.contains("e.g. `integration_providers: {feast: integrations}` or `integration_providers: {feast: acme-integrations}`"),
         "{err}"
     );
     // The built-in one chosen instead.

@@ -36,6 +36,7 @@ fn main() {
         grants: Grants {
             read: site_packages.clone(),
             exec: vec![],
+            pip_options: Vec::new(),
         },
     };
     let lines = runtime
@@ -63,6 +64,7 @@ fn main() {
             grants: Grants {
                 read: dirs,
                 exec: vec![],
+                pip_options: Vec::new(),
             },
             ..request.clone()
         };

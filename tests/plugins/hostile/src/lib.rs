@@ -85,6 +85,11 @@ impl RequirementSource for Hostile {
                     out.notes.push(output.stdout);
                 }
             }
+            "lines" => {
+                for line in settings.args {
+                    out.requirements.push(requirement(line, "hostile"));
+                }
+            }
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(60)),
             "log-bomb" => {
                 let message = "x".repeat(settings.size);

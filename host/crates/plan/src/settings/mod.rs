@@ -49,7 +49,7 @@ const TOP_LEVEL: &[&str] = &[
 const SETTINGS_KEYS: &[&str] = &["docker", "orchestrator"];
 const STEP_KEYS: &[&str] = &["name", "command", "after", "settings", "environment"];
 const PLUGIN_KEYS: &[&str] = &["name", "version"];
-const GRANT_KEYS: &[&str] = &["read", "exec"];
+const GRANT_KEYS: &[&str] = &["read", "exec", "pip_options"];
 const COMPONENT_KEYS: &[&str] = &["flavor", "uri", "config"];
 
 /// ZenML's stack component types, from the same generated catalogue the `stack` plugin
@@ -138,6 +138,10 @@ pub struct GrantSpec {
     pub read: Vec<PathBuf>,
     /// Programs the plugin may run.
     pub exec: Vec<String>,
+    /// pip options its requirement lines may carry (`extra-index-url`, `index-url`,
+    /// `trusted-host`, `find-links`, `editable`, `requirement`, `constraint`, `pre`, …), and
+    /// `url` for direct URL references.
+    pub pip_options: Vec<String>,
 }
 
 impl Pipeline {
@@ -531,9 +535,14 @@ fn grants(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<BTreeMap<String, Gr
             Some(n) => ctx.string_list(n, &fields.path("exec"))?,
             None => Vec::new(),
         };
+        let pip_options = match fields.get("pip_options") {
+            Some(n) => ctx.string_list(n, &fields.path("pip_options"))?,
+            None => Vec::new(),
+        };
         let spec = GrantSpec {
             read: read.iter().map(|dir| base_dir.join(dir)).collect(),
             exec,
+            pip_options,
         };
         grants.insert(plugin.to_owned(), spec);
     }

@@ -263,6 +263,10 @@ impl Runtime {
             Err(e) => return Err(with_hint(fail(ErrorKind::Guest(e.into())))),
         };
         check_contribution(&contribution, &self.limits).map_err(fail)?;
+        if plugin.origin != Origin::Builtin {
+            check_pip_options(&contribution, &grants.pip_options, &plugin.manifest.name)
+                .map_err(fail)?;
+        }
         Ok(Outcome {
             value: contribution,
             logs: outcome.logs,
@@ -451,7 +455,11 @@ fn effective_grants(plugin: &Plugin, granted: &Grants) -> Result<Grants, PluginE
             ));
         }
     }
-    Ok(Grants { read, exec })
+    Ok(Grants {
+        read,
+        exec,
+        pip_options: granted.pip_options.clone(),
+    })
 }
 
 /// For a failed call of a third-party plugin: the capabilities its manifest asks for that
@@ -518,7 +526,8 @@ fn check_contribution(c: &Contribution, limits: &Limits) -> Result<(), ErrorKind
     at_most("requirement lines", c.requirements.len(), limits.lines)?;
     at_most("apt packages", c.apt_packages.len(), limits.lines)?;
     for r in &c.requirements {
-        single_line("requirement", &r.line)?;
+        requirement_line(&r.line)?;
+        single_line("origin", &r.origin)?;
         if r.line.trim().is_empty() {
             return Err(ErrorKind::MalformedOutput(format!(
                 "an empty requirement line (origin `{}`)",
@@ -550,16 +559,89 @@ fn check_catalogue(integrations: &[Integration], limits: &Limits) -> Result<(), 
         return Err(ErrorKind::OutputTooLarge { size, limit });
     }
     at_most("integrations", integrations.len(), limits.lines)?;
+    let mut folded = std::collections::HashSet::new();
+    for i in integrations {
+        integration_name(&i.name)?;
+        if !folded.insert(i.name.to_ascii_lowercase()) {
+            return Err(ErrorKind::MalformedOutput(format!(
+                "two integrations named `{}` but for case",
+                i.name
+            )));
+        }
+    }
     for i in integrations {
         single_line("integration name", &i.name)?;
         for r in &i.requirements {
-            single_line("requirement", r)?;
+            requirement_line(r)?;
         }
         for p in &i.apt_packages {
             apt_package(p)?;
         }
     }
     Ok(())
+}
+
+/// Option lines and direct URL references apply to a whole requirements file and can send
+/// every install to another index: a third-party plugin's lines may carry only those the
+/// pipeline grants it (`grants: {acme: {pip_options: [extra-index-url]}}`; `url` for direct
+/// references). Constraint lines are namespaced by the planner, so they need no grant.
+fn check_pip_options(c: &Contribution, granted: &[String], name: &str) -> Result<(), ErrorKind> {
+    for r in &c.requirements {
+        let Some(option) = pip_option(r.line.trim()) else {
+            continue;
+        };
+        if !granted.iter().any(|g| g == option) {
+            return Err(ErrorKind::Refused(format!(
+                "the requirement line `{}` uses the pip option `{option}`, which applies to \
+                 every install of its group; grant it if you trust the plugin: \
+                 `grants: {{{name}: {{pip_options: [{option}]}}}}`",
+                dockwright_plan::requirements::escape_text(&r.line)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The pip option a line uses (long name), `url` for a direct URL reference, or `None`.
+fn pip_option(line: &str) -> Option<&str> {
+    if let Some(long) = line.strip_prefix("--") {
+        return Some(long.split([' ', '=', '\t']).next().unwrap_or(long));
+    }
+    if let Some(short) = line.strip_prefix('-') {
+        return Some(match short.chars().next() {
+            Some('i') => "index-url",
+            Some('f') => "find-links",
+            Some('e') => "editable",
+            Some('r') => "requirement",
+            Some('c') => "constraint",
+            _ => short.split([' ', '=']).next().unwrap_or(short),
+        });
+    }
+    let requirement = line.split(';').next().unwrap_or(line);
+    // A PEP 508 name never holds `@` or `:`; a bare path or URL is a requirement line too.
+    let url = requirement.contains('@')
+        || requirement.contains("://")
+        || requirement.starts_with(['.', '/']);
+    url.then_some("url")
+}
+
+/// An integration name as ZenML's are: an ASCII identifier (letters, digits, `_`, `-`,
+/// starting with a letter), so no two can look alike on screen.
+fn integration_name(name: &str) -> Result<(), ErrorKind> {
+    let ok = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ErrorKind::MalformedOutput(format!(
+            "integration name `{}` is not an ASCII identifier (letters, digits, `_`, `-`, \
+             starting with a letter, at most 64)",
+            dockwright_plan::requirements::escape_text(&name[..name.floor_char_boundary(64)])
+        )))
+    }
 }
 
 /// Empty strings cost the host a string each but count for nothing in the byte limit.
@@ -570,13 +652,28 @@ fn at_most(what: &'static str, count: usize, limit: usize) -> Result<(), ErrorKi
     Ok(())
 }
 
+/// Text shown to the user or written into a file: no control, line-breaking, zero-width or
+/// bidi character (see `requirements::hidden_or_breaking`).
 fn single_line(what: &str, s: &str) -> Result<(), ErrorKind> {
-    if s.chars().any(char::is_control) {
+    if s.chars()
+        .any(dockwright_plan::requirements::hidden_or_breaking)
+    {
         return Err(ErrorKind::MalformedOutput(format!(
-            "{what} {s:?} contains a control character"
+            "{what} `{}` contains a control, line-breaking, zero-width or bidi character",
+            dockwright_plan::requirements::escape_text(s)
         )));
     }
     Ok(())
+}
+
+/// A requirement line pip and uv read as exactly the one line Dockwright shows.
+fn requirement_line(s: &str) -> Result<(), ErrorKind> {
+    dockwright_plan::requirements::check_line_text(s).map_err(|reason| {
+        ErrorKind::MalformedOutput(format!(
+            "requirement `{}` {reason}",
+            dockwright_plan::requirements::escape_text(s)
+        ))
+    })
 }
 
 /// An apt package spec, by the same rule the settings and the Dockerfile apply.
@@ -663,3 +760,48 @@ impl wit_host::Host for HostState {
 }
 
 impl wit::api::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(name: &str) -> Integration {
+        Integration {
+            name: name.into(),
+            requirements: vec![],
+            apt_packages: vec![],
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn integration_names_are_ascii_identifiers_without_case_only_twins() {
+        let limits = Limits::default();
+        let check = |names: &[&str]| {
+            let all: Vec<Integration> = names.iter().map(|n| integration(n)).collect();
+            check_catalogue(&all, &limits)
+        };
+        assert!(check(&["sklearn", "pytorch_lightning", "great-expectations"]).is_ok());
+        for bad in [
+            &["skl\u{0435}arn"][..],
+            &["sklearn\u{202e}"],
+            &["sklearn", "Sklearn"],
+            &["1password"],
+            &[""],
+        ] {
+            let err = check(bad).unwrap_err();
+            assert!(matches!(err, ErrorKind::MalformedOutput(_)), "{bad:?}");
+            assert!(!err.to_string().contains('\u{202e}'), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_apt_value_with_a_bad_architecture_is_refused_at_the_boundary() {
+        let c = Contribution {
+            apt_packages: vec!["git:amd_64".into()],
+            ..Contribution::default()
+        };
+        let err = check_contribution(&c, &Limits::default()).unwrap_err();
+        assert!(matches!(err, ErrorKind::MalformedOutput(_)), "{err}");
+    }
+}

@@ -16,6 +16,9 @@ pub struct Grants {
     pub read: Vec<PathBuf>,
     /// Programs the plugin may run through `host.exec`.
     pub exec: Vec<String>,
+    /// pip options (`extra-index-url`, …, or `url` for direct references) a third-party
+    /// plugin's lines may carry; the host checks them, the plugin is not told.
+    pub pip_options: Vec<String>,
 }
 
 /// One call's input.

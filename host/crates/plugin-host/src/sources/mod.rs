@@ -37,16 +37,22 @@ pub enum SourceError {
     MissingBuiltin(&'static str),
     #[error(
         "integration `{name}` is provided by more than one plugin: {}; say which one wins in \
-         {file}, e.g. `integration_providers: {{{name}: {example}}}`",
-        .providers.join(" and ")
+         {file}, e.g. {}",
+        .providers.join(" and "),
+        .examples
+            .iter()
+            .map(|p| format!("`integration_providers: {{{name}: {p}}}`"))
+            .collect::<Vec<_>>()
+            .join(" or ")
     )]
     AmbiguousIntegration {
         name: String,
         file: String,
         /// Labels (`name version`) of the claimants.
         providers: Vec<String>,
-        /// A plugin name to show in the suggestion.
-        example: String,
+        /// The claimants' plugin names, built-in ones first: a third-party plugin claiming a
+        /// built-in name is more likely a mistake (or an attempt) than the user's intent.
+        examples: Vec<String>,
     },
     #[error(
         "integration_providers in {file}: `{name}` is to come from `{chosen}`, {}",
@@ -342,13 +348,12 @@ fn integrations(
                         name: name.clone(),
                         file,
                         providers: many.iter().map(|p| p.label()).collect(),
-                        example: many
+                        examples: many
                             .iter()
-                            .find(|p| p.origin != Origin::Builtin)
-                            .unwrap_or(&many[0])
-                            .manifest
-                            .name
-                            .clone(),
+                            .filter(|p| p.origin == Origin::Builtin)
+                            .chain(many.iter().filter(|p| p.origin != Origin::Builtin))
+                            .map(|p| p.manifest.name.clone())
+                            .collect(),
                     });
                 }
             },
@@ -442,6 +447,7 @@ fn third_party_grants(pipeline: &Pipeline, plugin: &Plugin) -> Grants {
         .map(|g| Grants {
             read: g.read.iter().map(|dir| normalize_dir(dir)).collect(),
             exec: g.exec.clone(),
+            pip_options: g.pip_options.clone(),
         })
         .unwrap_or_default()
 }
@@ -525,6 +531,7 @@ mod tests {
             Grants {
                 read: vec![PathBuf::from("/nonexistent-project/p")],
                 exec: vec![],
+                pip_options: Vec::new(),
             }
         );
         docker.pyproject_path = Some("../proj/pyproject.toml".into());

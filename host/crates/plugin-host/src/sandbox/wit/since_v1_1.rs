@@ -65,7 +65,7 @@ impl From<wit::Contribution> for types::Contribution {
 
 /// Bytes of an error text from a plugin that are kept, and suggestions shown.
 const ERROR_TEXT: usize = 4096;
-const SUGGESTIONS: usize = 5;
+const SUGGESTIONS: usize = 32;
 
 /// A copy of at most `max` bytes of `text`: the plugin's allocation is not kept.
 fn bounded(text: String, max: usize) -> String {
