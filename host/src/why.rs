@@ -37,14 +37,15 @@ pub fn why(planned: &Planned, package: &str) -> (Vec<Reason>, Vec<String>) {
                 if wanted.is_none() || package_name(line) != wanted {
                     continue;
                 }
+                let (origin, plugin) = source_of(planned, line, origin);
                 reasons.push(Reason {
                     image: image.name.clone(),
                     steps: image.steps.clone(),
                     group: file.group.name().to_owned(),
                     file: file.file.clone(),
                     line: line.clone(),
-                    origin: origin.clone(),
-                    plugin: plugin_of(planned, line, origin),
+                    origin,
+                    plugin,
                 });
             }
         }
@@ -59,15 +60,20 @@ pub fn why(planned: &Planned, package: &str) -> (Vec<Reason>, Vec<String>) {
     (reasons, apt)
 }
 
-/// The plugin that contributed `line` with `origin`, as `requirements` shows it.
-fn plugin_of(planned: &Planned, line: &str, origin: &str) -> String {
+/// The origin and the plugin of `line`, as `requirements` shows them: the plan's origins carry
+/// the plugin already (`requirements.txt:2 (requirements 1.0.0)`), the gathered lines apart.
+fn source_of(planned: &Planned, line: &str, planned_origin: &str) -> (String, String) {
     planned
         .gathered
         .groups
         .iter()
         .flat_map(|g| &g.requirements.groups)
         .flat_map(|g| &g.lines)
-        .find(|l| l.text == line && l.origin == origin)
-        .map(|l| l.plugin.clone())
-        .unwrap_or_default()
+        .find(|l| {
+            l.text == line
+                && (l.origin == planned_origin
+                    || planned_origin == format!("{} ({})", l.origin, l.plugin))
+        })
+        .map(|l| (l.origin.clone(), l.plugin.clone()))
+        .unwrap_or_else(|| (planned_origin.to_owned(), String::new()))
 }
