@@ -21,6 +21,7 @@ use crate::plugins::{self, Limits, Origin, Plugin};
 use crate::run::RunError;
 
 mod plugin_commands;
+mod tools;
 
 #[derive(Parser)]
 #[command(
@@ -147,6 +148,8 @@ enum Command {
     /// Manage requirement-source plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    #[command(flatten)]
+    Tools(tools::Tools),
 }
 
 #[derive(Args)]
@@ -379,6 +382,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Integrations(IntegrationsCommand::List { json }) => {
             print_integrations(&commands::integrations(&host)?, json)?;
         }
+        Command::Tools(command) => tools::run(command, &host)?,
         Command::Plugin(PluginCommand::Manage(command)) => {
             plugin_commands::run(command, &host.dirs, host.limits)?;
         }

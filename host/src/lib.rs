@@ -12,13 +12,17 @@
 //! prints.
 
 mod base_image;
+pub mod clean;
 pub mod cli;
 pub mod commands;
 mod images;
+pub mod import_zenml;
+pub mod init;
 mod kubernetes;
 mod layout;
 mod records;
 mod run;
+pub mod why;
 
 pub use dockwright_engine as engine;
 pub use dockwright_plan::{context, contribution, dockerfile, plan, requirements, settings};

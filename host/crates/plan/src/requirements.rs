@@ -374,6 +374,26 @@ fn package_conflicts(
     omitted
 }
 
+/// The normalized name (PEP 503) of the package a requirement line asks for; `None` for an
+/// option line, a comment or a line that does not parse. Used by `dockwright why`.
+pub fn package_name(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.starts_with('-') || line.starts_with('#') {
+        return None;
+    }
+    Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
+        .ok()
+        .map(|requirement| requirement.name.to_string())
+}
+
+/// A package name as the user typed it, normalized (PEP 503: case and runs of `-_.`), so
+/// `Scikit_Learn` finds `scikit-learn`.
+pub fn normalize_package_name(name: &str) -> Option<String> {
+    pep508_rs::PackageName::from_str(name.trim())
+        .ok()
+        .map(|name| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

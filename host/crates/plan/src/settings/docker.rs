@@ -25,43 +25,8 @@ use super::reader::{Ctx, Fields, Result, has_key, index, join};
 use super::yaml::{Node, Position, Value};
 use crate::docker_syntax;
 
-/// Every key `settings.docker` accepts.
-pub(crate) const FIELDS: &[&str] = &[
-    "parent_image",
-    "dockerfile",
-    "build_context_root",
-    "parent_image_build_config",
-    "build_config",
-    "skip_build",
-    "prevent_build_reuse",
-    "target_repository",
-    "image_tag",
-    "python_package_installer",
-    "python_package_installer_cache_mount",
-    "python_package_installer_args",
-    "disable_automatic_requirements_detection",
-    "replicate_local_python_environment",
-    "pyproject_path",
-    "pyproject_export_command",
-    "requirements",
-    "required_integrations",
-    "install_stack_requirements",
-    "install_deployment_requirements",
-    "local_project_install_command",
-    "apt_packages",
-    "environment",
-    "runtime_environment",
-    "user",
-    "allow_including_files_in_images",
-    "allow_download_from_code_repository",
-    "allow_download_from_artifact_store",
-    "build_options",
-    "dockerignore",
-    "copy_files",
-    "copy_global_config",
-    "source_files",
-    "required_hub_plugins",
-];
+/// Every key `settings.docker` accepts (from the description the JSON Schema is made from).
+pub(crate) const FIELDS: &[&str] = &super::spec::names(&super::spec::DOCKER);
 
 const ALLOW_FIELDS: [&str; 3] = [
     "allow_including_files_in_images",
@@ -904,7 +869,8 @@ fn build_config(ctx: &mut Ctx, f: &Fields, key: &str) -> Result<Option<DockerBui
         return Ok(None);
     };
     let path = f.path(key);
-    let config = ctx.fields(node, &path, &["build_options", "dockerignore"])?;
+    const KEYS: &[&str] = &super::spec::names(&super::spec::BUILD_CONFIG);
+    let config = ctx.fields(node, &path, KEYS)?;
     Ok(Some(DockerBuildConfig {
         build_options: config
             .get("build_options")

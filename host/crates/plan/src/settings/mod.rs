@@ -14,6 +14,8 @@ mod docker;
 mod error;
 mod orchestrator;
 mod reader;
+mod schema;
+mod spec;
 mod yaml;
 
 #[cfg(test)]
@@ -29,6 +31,7 @@ pub use docker::{
 };
 pub use error::{Diagnostic, SettingsError, Warning};
 pub use orchestrator::RawSettings;
+pub use schema::json_schema;
 pub use yaml::Position;
 
 use reader::{Ctx, Result, index, join};
@@ -37,20 +40,18 @@ use yaml::{Node, Value};
 /// The default pipeline file name.
 pub const DEFAULT_FILE: &str = "dockwright.yaml";
 
-const TOP_LEVEL: &[&str] = &[
-    "name",
-    "stack",
-    "settings",
-    "plugins",
-    "grants",
-    "integration_providers",
-    "steps",
-];
-const SETTINGS_KEYS: &[&str] = &["docker", "orchestrator"];
-const STEP_KEYS: &[&str] = &["name", "command", "after", "settings", "environment"];
-const PLUGIN_KEYS: &[&str] = &["name", "version"];
-const GRANT_KEYS: &[&str] = &["read", "exec", "pip_options"];
-const COMPONENT_KEYS: &[&str] = &["flavor", "uri", "config"];
+// The keys each mapping accepts come from the description the JSON Schema is made from.
+const TOP_LEVEL: &[&str] = &spec::names(&spec::TOP);
+const SETTINGS_KEYS: &[&str] = &spec::names(&spec::SETTINGS);
+const STEP_KEYS: &[&str] = &spec::names(&spec::STEP);
+const PLUGIN_KEYS: &[&str] = &spec::names(&spec::PLUGIN);
+const GRANT_KEYS: &[&str] = &spec::names(&spec::GRANT);
+const COMPONENT_KEYS: &[&str] = &spec::names(&spec::COMPONENT);
+
+/// Every key `settings.docker` accepts: ZenML's `DockerSettings` field names.
+pub fn docker_fields() -> &'static [&'static str] {
+    docker::FIELDS
+}
 
 /// ZenML's stack component types, from the same generated catalogue the `stack` plugin
 /// compiles in, so the host and the plugin agree on them.
