@@ -421,9 +421,11 @@ fn only_the_plugin_a_setting_routes_to_is_loaded() {
     let registry = Registry::load(&dirs.cache, &dirs.plugins, Limits::default()).unwrap();
     assert!(registry.plugins.len() >= 4);
     assert!(registry.plugins.iter().all(|p| !p.is_prepared()));
+    // The project folder exists: the requirements plugin is granted it.
+    let project = tempfile::tempdir().unwrap();
     let pipeline = dockwright::settings::parse(
         "name: p\nsettings:\n  docker:\n    requirements: [numpy]\n",
-        Path::new("/p/dockwright.yaml"),
+        &project.path().join("dockwright.yaml"),
     )
     .unwrap();
     let answers =
