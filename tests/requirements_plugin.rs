@@ -634,11 +634,11 @@ fn an_include_outside_the_project_says_how_to_grant_it_and_a_grant_works() {
     let top = tempfile::tempdir().unwrap();
     let dir = top.path().join("project");
     std::fs::create_dir_all(dir.join(".git")).unwrap();
-    write(top.path(), &[("shared/base.txt", "six\n")]);
+    write(top.path(), &[("team/base.txt", "six\n")]);
     pipeline_with_requirements(&dir, "requirements.txt");
-    write(&dir, &[("requirements.txt", "-r ../shared/base.txt\n")]);
+    write(&dir, &[("requirements.txt", "-r ../team/base.txt\n")]);
     let err = plan_error(&dir);
-    let shared = top.path().join("shared");
+    let shared = top.path().join("team");
     assert!(
         err.contains(&format!(
             "`grants: {{requirements: {{read: [\"{}\"]}}}}`",
@@ -652,7 +652,7 @@ fn an_include_outside_the_project_says_how_to_grant_it_and_a_grant_works() {
         &dir,
         &[(
             "dockwright.yaml",
-            &format!("{yaml}grants: {{requirements: {{read: [../shared]}}}}\n"),
+            &format!("{yaml}grants: {{requirements: {{read: [../team]}}}}\n"),
         )],
     );
     let lines = requirement_lines(&dir, &[]).unwrap();

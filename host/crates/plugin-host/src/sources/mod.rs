@@ -276,7 +276,7 @@ fn export_programs(command: Option<&[String]>) -> Vec<String> {
 }
 
 /// The folder of a file named in the settings, in the lexical form the plugin compares
-/// (`requirements: ../shared/r.txt` grants `/p/shared`, not `/p/training/../shared`).
+/// (`requirements: ../team/r.txt` grants `/p/team`, not `/p/training/../team`).
 fn parent_dir(path: &Path) -> PathBuf {
     normalize_dir(path)
         .parent()
@@ -550,7 +550,7 @@ mod tests {
     #[test]
     fn a_requirements_file_outside_the_pipeline_folder_grants_its_normalised_folder() {
         let docker = DockerSettings {
-            requirements: Some(Requirements::File("../shared/requirements.txt".into())),
+            requirements: Some(Requirements::File("../team/requirements.txt".into())),
             ..DockerSettings::default()
         };
         let pipeline = dockwright_plan::settings::parse(
@@ -563,7 +563,7 @@ mod tests {
             request.grants.read,
             [
                 PathBuf::from("/nonexistent-project/p/training"),
-                PathBuf::from("/nonexistent-project/p/shared")
+                PathBuf::from("/nonexistent-project/p/team")
             ]
         );
     }
