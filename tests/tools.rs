@@ -535,12 +535,15 @@ fn clean_removes_a_pipelines_images_and_records_and_says_how_much() {
     let name = unique("clean");
     write(
         dir.path(),
-        &[(
-            "dockwright.yaml",
-            &format!(
-                "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: dockwright-tools-test\n    image_tag: {name}\n    allow_including_files_in_images: false\n    environment: {{MADE_BY: {name}}}\n"
+        &[
+            (
+                "dockwright.yaml",
+                &format!(
+                    "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: dockwright-tools-test\n    image_tag: {name}\n    allow_including_files_in_images: true\n    environment: {{MADE_BY: {name}}}\n"
+                ),
             ),
-        )],
+            ("step.py", "print('hi')\n"),
+        ],
     );
     let file = dir.path().join("dockwright.yaml");
     let file = file.to_str().unwrap();
@@ -582,7 +585,7 @@ fn clean_removes_a_pipelines_images_and_records_and_says_how_much() {
     );
     assert!(!docker(&["image", "inspect", &image]).status.success());
     assert_eq!(std::fs::read_dir(&records).unwrap().count(), 0);
-    assert!(home.path().join("cache/context-hashes.json").exists());
+    assert!(home.path().join("cache/context-hashes").exists());
 
     let (out, _) = home.ok(&["clean", "-f", file, "--dry-run"]);
     assert_eq!(out, "would free 0 B\n");

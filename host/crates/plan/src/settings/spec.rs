@@ -244,6 +244,9 @@ pub(crate) const BUILD_CONFIG: [Field; 2] = [
 ];
 
 /// The typed keys of ZenML's `DockerBuildOptions` (other keys are allowed).
+/// A size in bytes, or a number with a unit as Docker writes it (`64m`).
+const SIZE: Shape = Shape::AnyOf(&[Shape::UInt, Shape::Pattern("^[0-9]+[bkmgBKMG]?$")]);
+
 pub(crate) const BUILD_OPTIONS: [Field; 11] = [
     field(
         "pull",
@@ -253,8 +256,12 @@ pub(crate) const BUILD_OPTIONS: [Field; 11] = [
     field("rm", Shape::Bool, "Remove intermediate containers."),
     field("no_cache", Shape::Bool, "Do not use the build cache."),
     field("nocache", Shape::Bool, "docker-py spelling of `no_cache`."),
-    field("shm_size", Shape::UInt, "Size of /dev/shm in bytes."),
-    field("shmsize", Shape::UInt, "docker-py spelling of `shm_size`."),
+    field(
+        "shm_size",
+        SIZE,
+        "Size of /dev/shm: bytes, or with a unit (`64m`, `1g`).",
+    ),
+    field("shmsize", SIZE, "docker-py spelling of `shm_size`."),
     field("labels", SCALAR_MAP, "Labels set on the image."),
     field(
         "build_args",
