@@ -1713,3 +1713,57 @@ fn an_image_found_in_the_registry_spares_building_the_image_it_is_built_on() {
     assert!(results[0]["registry_digest"].is_string(), "{results:?}");
     assert_eq!(image_id(&names[0]), None, "its parent was not built");
 }
+
+/// An image in the registry built on a parent that was pushed again since (another image
+/// under the same name) is stale: another machine builds it instead of reusing it, and
+/// `plan --explain` says which parent changed.
+#[test]
+fn an_image_in_the_registry_built_on_a_parent_pushed_again_since_is_built_not_reused() {
+    let registry = Registry::start(None);
+    let name = unique("reuse-stale-parent");
+    let parent = format!("{}/dockwright-test/{name}-parent:1", registry.host());
+    let image = format!("{}/dockwright-test/{name}:v1", registry.host());
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.images.push(parent.clone());
+    retag_with_new_image(&parent, BASE_IMAGE, "1");
+    assert!(docker(&["push", &parent]).status.success());
+    let project = Project::new(&[(
+        "dockwright.yaml",
+        &format!(
+            "name: {name}\nstack:\n  container_registry: {{flavor: default, uri: {}/dockwright-test}}\nsettings:\n  docker:\n    parent_image: {parent}\n    target_repository: {name}\n    image_tag: v1\n    allow_including_files_in_images: false\n    environment:\n      BUILT_FOR: {name}\nsteps:\n  - name: only\n    command: [\"true\"]\n",
+            registry.host()
+        ),
+    )]);
+
+    run(Home::new().dockwright(&["build", "-f", &project.file()])).ok();
+    docker(&["image", "rm", &image]);
+    // Before the parent changes, another machine reuses the image.
+    let unchanged = run(Home::new().dockwright(&["plan", "--explain", "-f", &project.file()]));
+    unchanged.ok();
+    assert!(
+        unchanged.stdout.contains("found in registry"),
+        "{}",
+        unchanged.stdout
+    );
+
+    retag_with_new_image(&parent, BASE_IMAGE, "2");
+    assert!(docker(&["push", &parent]).status.success());
+    let laptop = Home::new();
+    let explained = run(laptop.dockwright(&["plan", "--explain", "-f", &project.file()]));
+    explained.ok();
+    assert!(
+        explained.stdout.contains(&format!(
+            "parent changed: {parent} is another image in the registry now"
+        )),
+        "{}",
+        explained.stdout
+    );
+    let proxy = EngineProxy::start();
+    let built = run(laptop
+        .dockwright(&["build", "--json", "-f", &project.file()])
+        .env("DOCKER_HOST", proxy.docker_host()));
+    built.ok();
+    assert!(sent_a_build(&proxy), "{:?}", proxy.requests());
+    let result = result_of(&built.stdout, &image);
+    assert_eq!(result["registry_digest"], Value::Null, "{result}");
+}

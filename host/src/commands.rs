@@ -190,7 +190,13 @@ pub async fn explain(host: &Host, plan: &Plan, registry: &RegistryLookup) -> Vec
                         remote.digest
                     )]
                 }
-                _ => records::explain(image, last.as_ref(), &now),
+                _ => match registry.stale.get(&image.name) {
+                    Some(parent) => vec![
+                        "changed since the build in the registry: it will be built".to_string(),
+                        format!("parent changed: {parent} is another image in the registry now"),
+                    ],
+                    None => records::explain(image, last.as_ref(), &now),
+                },
             },
         };
         // An image built on one that is rebuilt first is rebuilt too.

@@ -69,6 +69,9 @@ pub struct ImagesOptions {
 #[derive(Clone, Debug, Default)]
 pub struct RegistryLookup {
     pub found: BTreeMap<String, RemoteImage>,
+    /// Images the registry has with the planned build key but built on a parent that the
+    /// registry now holds as another image: by name, the parent that changed. Built here.
+    pub stale: BTreeMap<String, String>,
     /// Why the registry could not be asked (once), when it could not: the images are then
     /// built here.
     pub warning: Option<String>,
@@ -89,7 +92,21 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
         }
         match dockwright_registry::find_image(&image.name, auth).await {
             Ok(Some(remote)) if remote.labels.get(CONTENT_KEY_LABEL) == Some(&image.build_key) => {
-                lookup.found.insert(image.name.clone(), remote);
+                match changed_parent(&remote, &prefix, auth).await {
+                    Ok(None) => {
+                        lookup.found.insert(image.name.clone(), remote);
+                    }
+                    Ok(Some(parent)) => {
+                        lookup.stale.insert(image.name.clone(), parent);
+                    }
+                    Err(error) => {
+                        lookup.warning = Some(format!(
+                            "warning: images built elsewhere cannot be reused: {error}; building here"
+                        ));
+                        lookup.found.clear();
+                        break;
+                    }
+                }
             }
             Ok(_) => {}
             Err(error) => {
@@ -102,6 +119,28 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
         }
     }
     lookup
+}
+
+/// The first image `remote` was built from (its parents label) that the stack's registry
+/// (`prefix`) now holds as another image: a parent re-pushed since that build, so the image
+/// there is stale. A parent the registry does not hold (a local base image, an intermediate
+/// image) cannot be checked from here and is taken as it was.
+async fn changed_parent(
+    remote: &RemoteImage,
+    prefix: &str,
+    auth: &RegistryAuth,
+) -> Result<Option<String>, dockwright_registry::RegistryError> {
+    for (name, id) in remote_parents(remote) {
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        if let Some(now) = dockwright_registry::find_image(&name, auth).await?
+            && now.config_digest != id
+        {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 impl RegistryLookup {
