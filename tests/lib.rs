@@ -25,15 +25,11 @@ pub fn dockwright_bin() -> PathBuf {
             dir.pop();
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // `--workspace`, not `-p dockwright`: features are unified over the packages asked
+        // for, so only this finds the binary `cargo nextest run --workspace` already built
+        // (`-p` would build wasmtime and its dependencies a second time, for minutes).
         let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "dockwright",
-                "--bin",
-                "dockwright",
-            ])
+            .args(["build", "--quiet", "--workspace", "--bin", "dockwright"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");

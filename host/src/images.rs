@@ -83,6 +83,7 @@ pub struct RegistryLookup {
 /// lookup with one warning: nothing is found, everything is built here.
 pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) -> RegistryLookup {
     let mut lookup = RegistryLookup::default();
+    let mut remote = RemoteImages::new(auth);
     let finals = final_images(plan);
     let prefix = format!("{}/", registry.trim_end_matches('/'));
     for image in &plan.images {
@@ -90,25 +91,23 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
         if !reusable || !finals.contains(&image.name) || !image.name.starts_with(&prefix) {
             continue;
         }
-        match dockwright_registry::find_image(&image.name, auth).await {
-            Ok(Some(remote)) if remote.labels.get(CONTENT_KEY_LABEL) == Some(&image.build_key) => {
-                match changed_parent(&remote, &prefix, auth).await {
-                    Ok(None) => {
-                        lookup.found.insert(image.name.clone(), remote);
-                    }
-                    Ok(Some(parent)) => {
-                        lookup.stale.insert(image.name.clone(), parent);
-                    }
-                    Err(error) => {
-                        lookup.warning = Some(format!(
-                            "warning: images built elsewhere cannot be reused: {error}; building here"
-                        ));
-                        lookup.found.clear();
-                        break;
-                    }
-                }
+        let outcome = match remote.find(&image.name).await {
+            Ok(Some(found)) if found.labels.get(CONTENT_KEY_LABEL) == Some(&image.build_key) => {
+                changed_parent(&found, &prefix, &mut remote)
+                    .await
+                    .map(|changed| Some((found, changed)))
             }
-            Ok(_) => {}
+            Ok(_) => Ok(None),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(Some((found, None))) => {
+                lookup.found.insert(image.name.clone(), found);
+            }
+            Ok(Some((_, Some(parent)))) => {
+                lookup.stale.insert(image.name.clone(), parent);
+            }
+            Ok(None) => {}
             Err(error) => {
                 lookup.warning = Some(format!(
                     "warning: images built elsewhere cannot be reused: {error}; building here"
@@ -121,6 +120,33 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
     lookup
 }
 
+/// The registry's answers, asked once per reference: final images often share parents.
+struct RemoteImages<'a> {
+    auth: &'a RegistryAuth,
+    asked: BTreeMap<String, Option<RemoteImage>>,
+}
+
+impl<'a> RemoteImages<'a> {
+    fn new(auth: &'a RegistryAuth) -> Self {
+        RemoteImages {
+            auth,
+            asked: BTreeMap::new(),
+        }
+    }
+
+    async fn find(
+        &mut self,
+        reference: &str,
+    ) -> Result<Option<RemoteImage>, dockwright_registry::RegistryError> {
+        if let Some(answer) = self.asked.get(reference) {
+            return Ok(answer.clone());
+        }
+        let answer = dockwright_registry::find_image(reference, self.auth).await?;
+        self.asked.insert(reference.to_string(), answer.clone());
+        Ok(answer)
+    }
+}
+
 /// The first image `remote` was built from (its parents label) that the stack's registry
 /// (`prefix`) now holds as another image: a parent re-pushed since that build, so the image
 /// there is stale. A parent the registry does not hold (a local base image, an intermediate
@@ -128,13 +154,13 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
 async fn changed_parent(
     remote: &RemoteImage,
     prefix: &str,
-    auth: &RegistryAuth,
+    registry: &mut RemoteImages<'_>,
 ) -> Result<Option<String>, dockwright_registry::RegistryError> {
     for (name, id) in remote_parents(remote) {
         if !name.starts_with(prefix) {
             continue;
         }
-        if let Some(now) = dockwright_registry::find_image(&name, auth).await?
+        if let Some(now) = registry.find(&name).await?
             && now.config_digest != id
         {
             return Ok(Some(name));
