@@ -262,7 +262,9 @@ fn running(marker: &str) -> impl Fn(&str, &str) -> bool {
 fn quick_build(name: &str, registry: Option<&str>) -> Project {
     let (stack, repository) = match registry {
         Some(host) => (
-            format!("stack:\n  container_registry: {{flavor: default, uri: {host}/dockwright-test}}\n"),
+            format!(
+                "stack:\n  container_registry: {{flavor: default, uri: {host}/dockwright-test}}\n"
+            ),
             name.to_string(),
         ),
         None => (String::new(), format!("dockwright-test/{name}")),
@@ -302,7 +304,11 @@ fn the_engines_socket_going_away_mid_build_leaves_nothing_and_the_next_build_wor
     proxy.restore();
     let again = run(build());
     again.ok();
-    assert!(again.stderr.contains(&format!("{image}: built")), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("{image}: built")),
+        "{}",
+        again.stderr
+    );
     assert!(image_id(&image).is_some());
     assert_eq!(home.records().len(), 1);
 }
@@ -354,7 +360,10 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -447,8 +456,16 @@ fn ctrl_c_during_a_step_removes_its_container_starts_no_other_and_exits_130() {
 
     let again = run(home.dockwright(&["run", "-f", &project.file()]));
     again.ok();
-    assert!(again.stdout.contains("[sleeper] second run"), "{}", again.stdout);
-    assert!(again.stdout.contains("[later] later ran"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("[sleeper] second run"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("[later] later ran"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(containers(&name, &marker), Vec::<String>::new());
 }
 
@@ -497,13 +514,9 @@ impl SlowProxy {
     }
 }
 
-fn throttle(
-    client: TcpStream,
-    server: TcpStream,
-    rate: Arc<AtomicU64>,
-    seen: Arc<Mutex<String>>,
-) {
-    let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+fn throttle(client: TcpStream, server: TcpStream, rate: Arc<AtomicU64>, seen: Arc<Mutex<String>>) {
+    let (mut client_read, mut server_write) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -564,7 +577,10 @@ fn nothing_pushed(home: &Home, push: &SlowPush) {
     for record in home.records() {
         assert_eq!(record["pushed_digest"], Value::Null, "{record}");
     }
-    assert_eq!(push.registry.manifest_digest(&push.repository, "v1", None), None);
+    assert_eq!(
+        push.registry.manifest_digest(&push.repository, "v1", None),
+        None
+    );
     assert!(held_locks(home).is_empty(), "{:?}", held_locks(home));
 }
 
@@ -605,14 +621,24 @@ fn a_registry_going_down_mid_push_is_named_and_nothing_is_recorded_as_pushed() {
     push.registry.stop();
     let ran = pushing.finish();
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
-    the_error(&ran, &[&format!("pushing {} failed", push.image), &push.proxy.host()]);
+    the_error(
+        &ran,
+        &[
+            &format!("pushing {} failed", push.image),
+            &push.proxy.host(),
+        ],
+    );
     nothing_pushed(&home, &push);
 
     push.registry.restart();
     push.proxy.full_speed();
     let again = run(home.dockwright(&["build", "-f", &push.project.file()]));
     again.ok();
-    assert!(push.registry.manifest_digest(&push.repository, "v1", None).is_some());
+    assert!(
+        push.registry
+            .manifest_digest(&push.repository, "v1", None)
+            .is_some()
+    );
 }
 
 #[test]
@@ -627,13 +653,22 @@ fn bad_credentials_are_one_clear_error_and_nothing_is_recorded_as_pushed() {
 
     let ran = run(home.dockwright(&["build", "-f", &project.file()]));
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
-    the_error(&ran, &[&format!("pushing {image} failed"), "refused the credentials"]);
+    the_error(
+        &ran,
+        &[
+            &format!("pushing {image} failed"),
+            "refused the credentials",
+        ],
+    );
     for record in home.records() {
         assert_eq!(record["pushed_digest"], Value::Null, "{record}");
     }
     let auth = dockwright_tests::base64("alice:right");
     let repository = format!("dockwright-test/{name}");
-    assert_eq!(registry.manifest_digest(&repository, "v1", Some(&auth)), None);
+    assert_eq!(
+        registry.manifest_digest(&repository, "v1", Some(&auth)),
+        None
+    );
     assert!(held_locks(&home).is_empty());
 
     write_docker_config(&home.docker_config, &registry.host(), "alice:right");
@@ -641,7 +676,10 @@ fn bad_credentials_are_one_clear_error_and_nothing_is_recorded_as_pushed() {
     again.ok();
     let digest = registry.manifest_digest(&repository, "v1", Some(&auth));
     assert!(digest.is_some());
-    assert_eq!(home.records()[0]["pushed_digest"].as_str(), digest.as_deref());
+    assert_eq!(
+        home.records()[0]["pushed_digest"].as_str(),
+        digest.as_deref()
+    );
 }
 
 /// `build --json` results of one command: image name → image ID.
@@ -719,7 +757,10 @@ fn builds_of_different_pipelines_at_once_share_the_data_dir_without_corrupting_i
             ])
         })
         .collect();
-    let images: Vec<String> = names.iter().map(|n| format!("dockwright-test/{n}:v1")).collect();
+    let images: Vec<String> = names
+        .iter()
+        .map(|n| format!("dockwright-test/{n}:v1"))
+        .collect();
     let _cleanup = Cleanup {
         images: images.clone(),
         volume: None,

@@ -15,8 +15,9 @@
 //!
 //! Needs: a running engine, and the packages of `scripts/ci-deps.sh`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use dockwright_tests::{
     BASE_IMAGE, EngineProxy, Home, Project, Registry, WheelServer, base64, docker, image_id,

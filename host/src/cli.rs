@@ -592,9 +592,7 @@ fn block_on<T>(
 
 /// [`block_on`] with Ctrl-C handled: the first one sets the [`Interrupt`] the command
 /// stops on (it then cleans up and fails with the interruption), a second one exits at once.
-fn block_on_interruptible<T, F>(
-    command: impl FnOnce(Interrupt) -> F,
-) -> anyhow::Result<T>
+fn block_on_interruptible<T, F>(command: impl FnOnce(Interrupt) -> F) -> anyhow::Result<T>
 where
     F: std::future::Future<Output = Result<T, commands::Error>>,
 {
