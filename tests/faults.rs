@@ -632,9 +632,10 @@ fn a_registry_going_down_mid_push_is_named_and_nothing_is_recorded_as_pushed() {
             &push.proxy.host(),
         ],
     );
+    // Back up (same storage) to be asked what it holds.
+    push.registry.restart();
     nothing_pushed(&home, &push);
 
-    push.registry.restart();
     push.proxy.full_speed();
     let again = run(home.dockwright(&["build", "-f", &push.project.file()]));
     again.ok();
