@@ -225,22 +225,42 @@ impl Registry {
                 htpasswd.display()
             ));
         }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("write registry config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).expect("log file"))
-            .spawn()
-            .expect("docker-registry (Debian package docker-registry)");
+        std::fs::write(dir.path().join("config.yml"), config).expect("write registry config");
         let registry = Registry {
-            child,
+            child: Registry::serve(dir.path()),
             port,
             _dir: dir,
         };
         wait_for_port(port, "the registry");
         registry
+    }
+
+    fn serve(dir: &Path) -> Child {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(dir.join("registry.log"))
+            .expect("log file");
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry (Debian package docker-registry)")
+    }
+
+    /// The registry goes down (killed, as a crash would end it).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The registry is back, on the same port with the same storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Registry::serve(self._dir.path());
+        wait_for_port(self.port, "the registry");
     }
 
     /// `127.0.0.1:<port>`, the registry part of image references.
@@ -359,4 +379,315 @@ pub fn base64(text: &str) -> String {
         }
     }
     out
+}
+
+/// The target directory's `tmp` folder (what cargo gives integration tests as
+/// `CARGO_TARGET_TMPDIR`), found from the running test binary: `target/<profile>/deps/x`.
+pub fn target_tmpdir() -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.pop();
+    dir.join("tmp")
+}
+
+/// One test's Dockwright: its own cache and data directories (records, locks), sharing the
+/// compiled plugin components with the other tests (they are written atomically).
+pub struct Home {
+    pub dir: tempfile::TempDir,
+    pub docker_config: PathBuf,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home::in_dir(tempfile::tempdir().unwrap(), true)
+    }
+
+    /// A Home in `dir`; with `shared_components`, the compiled components are the ones all
+    /// tests share, else this Home compiles its own.
+    pub fn in_dir(dir: tempfile::TempDir, shared_components: bool) -> Home {
+        ensure_base_image();
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        if shared_components {
+            let shared = target_tmpdir().join("run-test-components");
+            std::fs::create_dir_all(&shared).unwrap();
+            std::os::unix::fs::symlink(&shared, dir.path().join("cache/components")).unwrap();
+        }
+        // An empty Docker config: pushes use only the credentials a test writes there.
+        let docker_config = dir.path().join("docker-config");
+        std::fs::create_dir_all(&docker_config).unwrap();
+        Home { dir, docker_config }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn dockwright(&self, args: &[&str]) -> Command {
+        let mut command = dockwright(self.path());
+        command
+            .args(args)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn records_dir(&self) -> PathBuf {
+        self.path().join("cache/builds/records")
+    }
+
+    /// The build locks' directory.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.path().join("cache/builds/locks")
+    }
+
+    /// The records written so far, as JSON.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let Ok(entries) = std::fs::read_dir(self.records_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Home::new()
+    }
+}
+
+/// A pipeline written into a directory of its own.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(files: &[(&str, &str)]) -> Project {
+        Project::in_dir(tempfile::tempdir().unwrap(), files)
+    }
+
+    pub fn in_dir(dir: tempfile::TempDir, files: &[(&str, &str)]) -> Project {
+        let project = Project { dir };
+        for (path, text) in files {
+            project.write(path, text);
+        }
+        project
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn file(&self) -> String {
+        self.dir
+            .path()
+            .join("dockwright.yaml")
+            .display()
+            .to_string()
+    }
+}
+
+/// How a command ended.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn ok(&self) -> &Ran {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "dockwright failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn failed(&self) -> &Ran {
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "dockwright should have failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs a command (owned, or borrowed after adding to it) to its end.
+pub fn run(mut command: impl std::borrow::BorrowMut<Command>) -> Ran {
+    let std::process::Output {
+        status,
+        stdout,
+        stderr,
+    } = command.borrow_mut().output().expect("run dockwright");
+    Ran {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().expect("docker")
+}
+
+pub fn image_id(name: &str) -> Option<String> {
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", name]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Every connection a proxy forwards, so that a test can cut them all.
+type Open = std::sync::Arc<std::sync::Mutex<Vec<std::os::unix::net::UnixStream>>>;
+
+/// A Unix socket that forwards to the engine's and records the request lines it sees, to
+/// tell whether a command sent a build (and its context) at all. [`EngineProxy::cut`] makes
+/// the engine's socket go away under a running command.
+pub struct EngineProxy {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    engine: PathBuf,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    open: Open,
+}
+
+impl EngineProxy {
+    pub fn start() -> EngineProxy {
+        let engine = match std::env::var("DOCKER_HOST") {
+            Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
+            Ok(host) if !host.is_empty() => panic!("the proxy speaks to unix sockets, not {host}"),
+            _ => PathBuf::from("/var/run/docker.sock"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let proxy = EngineProxy {
+            socket: dir.path().join("engine.sock"),
+            _dir: dir,
+            engine,
+            seen: Default::default(),
+            open: Default::default(),
+        };
+        proxy.listen();
+        proxy
+    }
+
+    /// Accepts on the socket until the test process ends or the socket is cut.
+    fn listen(&self) {
+        let listener = std::os::unix::net::UnixListener::bind(&self.socket).unwrap();
+        let (engine, log, open) = (self.engine.clone(), self.seen.clone(), self.open.clone());
+        // A cut listener stays blocked in `accept`: nothing can reach it any more.
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::os::unix::net::UnixStream::connect(&engine) else {
+                    continue;
+                };
+                {
+                    let mut open = open.lock().unwrap();
+                    open.push(client.try_clone().unwrap());
+                    open.push(server.try_clone().unwrap());
+                }
+                forward(client, server, log.clone());
+            }
+        });
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// The engine's socket goes away: the socket file is removed and every open connection
+    /// is shut down, on both sides (so the engine sees its client leave, too).
+    pub fn cut(&self) {
+        std::fs::remove_file(&self.socket).unwrap();
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// The socket is back, at the same path.
+    pub fn restore(&self) {
+        self.listen();
+    }
+
+    /// `METHOD /path` of every request seen so far (query strings dropped).
+    pub fn requests(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        let text = String::from_utf8_lossy(&seen);
+        text.split("\r\n")
+            .filter_map(|line| {
+                let (method, rest) = line.split_once(' ')?;
+                let path = rest.strip_suffix(" HTTP/1.1")?;
+                ["GET", "POST", "HEAD", "DELETE", "PUT"]
+                    .contains(&method)
+                    .then(|| format!("{method} {}", path.split('?').next().unwrap()))
+            })
+            .collect()
+    }
+}
+
+/// Copies both ways; what the client sends is also logged (capped: a build's context would
+/// otherwise be kept whole).
+fn forward(
+    client: std::os::unix::net::UnixStream,
+    server: std::os::unix::net::UnixStream,
+    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let (mut client_read, mut server_write) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match client_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    {
+                        let mut log = log.lock().unwrap();
+                        if log.len() < 8 << 20 {
+                            log.extend_from_slice(&buf[..n.min(4096)]);
+                        }
+                    }
+                    if server_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = server_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut server_read, mut client_write) = (server, client);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut server_read, &mut client_write);
+        let _ = client_write.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+/// A YAML double-quoted scalar (JSON strings are YAML).
+pub fn yaml_str(value: &str) -> String {
+    serde_json::to_string(value).unwrap()
+}
+
+/// The settings lines that point pip and uv at the wheel server, on the host network, with
+/// `more` in the environment too. uv reads `UV_FIND_LINKS` but has no variable for
+/// `--no-index`: that one is an installer arg (pip gets it too, harmlessly).
+pub fn index_settings(server: &WheelServer, more: &[(&str, &str)]) -> String {
+    let url = server.url();
+    let more: String = more
+        .iter()
+        .map(|(k, v)| format!("      {k}: {}\n", yaml_str(v)))
+        .collect();
+    format!(
+        "    environment:\n      PIP_FIND_LINKS: {url}\n      PIP_NO_INDEX: \"1\"\n      UV_FIND_LINKS: {url}\n{more}    python_package_installer_args:\n      no-index: true\n    build_config:\n      build_options:\n        network_mode: host\n"
+    )
 }

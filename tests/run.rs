@@ -15,16 +15,13 @@
 //!
 //! Needs: a running engine, and the packages of `scripts/ci-deps.sh`.
 
-use std::borrow::BorrowMut;
-use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
 use dockwright_tests::{
-    BASE_IMAGE, Registry, WheelServer, base64, ensure_base_image, repo_root, unique, wheelhouse,
-    write_docker_config,
+    BASE_IMAGE, EngineProxy, Home, Project, Registry, WheelServer, base64, docker, image_id,
+    index_settings, repo_root, run, unique, wheelhouse, write_docker_config, yaml_str,
 };
 use serde_json::Value;
 
@@ -34,142 +31,6 @@ fn wheels() -> PathBuf {
         &Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-wheelhouse"),
         &["six==1.16.0", "uv"],
     )
-}
-
-/// One test's Dockwright: its own cache and data directories (records, locks), sharing the
-/// compiled plugin components with the other tests (they are written atomically).
-struct Home {
-    dir: tempfile::TempDir,
-    docker_config: PathBuf,
-}
-
-impl Home {
-    fn new() -> Home {
-        ensure_base_image();
-        let dir = tempfile::tempdir().unwrap();
-        let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-test-components");
-        std::fs::create_dir_all(&shared).unwrap();
-        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
-        std::os::unix::fs::symlink(&shared, dir.path().join("cache/components")).unwrap();
-        // An empty Docker config: pushes use only the credentials a test writes there.
-        let docker_config = dir.path().join("docker-config");
-        std::fs::create_dir_all(&docker_config).unwrap();
-        Home { dir, docker_config }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn dockwright(&self, args: &[&str]) -> Command {
-        let mut command = dockwright_tests::dockwright(self.path());
-        command
-            .args(args)
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn records_dir(&self) -> PathBuf {
-        self.path().join("cache/builds/records")
-    }
-
-    /// The records written so far, as JSON.
-    fn records(&self) -> Vec<Value> {
-        let Ok(entries) = std::fs::read_dir(self.records_dir()) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
-            .collect()
-    }
-}
-
-/// A pipeline written into a directory of its own.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(files: &[(&str, &str)]) -> Project {
-        let project = Project {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        for (path, text) in files {
-            project.write(path, text);
-        }
-        project
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    fn file(&self) -> String {
-        self.dir
-            .path()
-            .join("dockwright.yaml")
-            .display()
-            .to_string()
-    }
-}
-
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn ok(&self) -> &Ran {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "dockwright failed\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn failed(&self) -> &Ran {
-        assert!(
-            self.code.is_some_and(|c| c != 0),
-            "dockwright should have failed\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-/// Runs a command (owned, or borrowed after adding to it) to its end.
-fn run(mut command: impl BorrowMut<Command>) -> Ran {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.borrow_mut().output().expect("run dockwright");
-    Ran {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().expect("docker")
-}
-
-fn image_id(name: &str) -> Option<String> {
-    let out = docker(&["image", "inspect", "--format", "{{.Id}}", name]);
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn image_layers(name: &str) -> Vec<String> {
@@ -259,113 +120,6 @@ fn python_repr(value: &str) -> String {
     }
     out.push(quote);
     out
-}
-
-/// A YAML double-quoted scalar (JSON strings are YAML).
-fn yaml_str(value: &str) -> String {
-    serde_json::to_string(value).unwrap()
-}
-
-/// The settings lines that point pip and uv at the wheel server, on the host network, with
-/// `more` in the environment too. uv reads `UV_FIND_LINKS` but has no variable for
-/// `--no-index`: that one is an installer arg (pip gets it too, harmlessly).
-fn index_settings(server: &WheelServer, more: &[(&str, &str)]) -> String {
-    let url = server.url();
-    let more: String = more
-        .iter()
-        .map(|(k, v)| format!("      {k}: {}\n", yaml_str(v)))
-        .collect();
-    format!(
-        "    environment:\n      PIP_FIND_LINKS: {url}\n      PIP_NO_INDEX: \"1\"\n      UV_FIND_LINKS: {url}\n{more}    python_package_installer_args:\n      no-index: true\n    build_config:\n      build_options:\n        network_mode: host\n"
-    )
-}
-
-/// A Unix socket that forwards to the engine's and records the request lines it sees, to
-/// tell whether a command sent a build (and its context) at all.
-struct EngineProxy {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl EngineProxy {
-    fn start() -> EngineProxy {
-        let engine = match std::env::var("DOCKER_HOST") {
-            Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
-            Ok(host) if !host.is_empty() => panic!("the proxy speaks to unix sockets, not {host}"),
-            _ => PathBuf::from("/var/run/docker.sock"),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("engine.sock");
-        let listener = UnixListener::bind(&socket).unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        // Runs until the test process ends; the socket file goes with the temp dir.
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = UnixStream::connect(&engine) else {
-                    continue;
-                };
-                forward(client, server, log.clone());
-            }
-        });
-        EngineProxy {
-            _dir: dir,
-            socket,
-            seen,
-        }
-    }
-
-    fn docker_host(&self) -> String {
-        format!("unix://{}", self.socket.display())
-    }
-
-    /// `METHOD /path` of every request seen so far (query strings dropped).
-    fn requests(&self) -> Vec<String> {
-        let seen = self.seen.lock().unwrap();
-        let text = String::from_utf8_lossy(&seen);
-        text.split("\r\n")
-            .filter_map(|line| {
-                let (method, rest) = line.split_once(' ')?;
-                let path = rest.strip_suffix(" HTTP/1.1")?;
-                ["GET", "POST", "HEAD", "DELETE", "PUT"]
-                    .contains(&method)
-                    .then(|| format!("{method} {}", path.split('?').next().unwrap()))
-            })
-            .collect()
-    }
-}
-
-/// Copies both ways; what the client sends is also logged (capped: a build's context would
-/// otherwise be kept whole).
-fn forward(client: UnixStream, server: UnixStream, log: Arc<Mutex<Vec<u8>>>) {
-    let (mut client_read, mut server_write) =
-        (client.try_clone().unwrap(), server.try_clone().unwrap());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match client_read.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    {
-                        let mut log = log.lock().unwrap();
-                        if log.len() < 8 << 20 {
-                            log.extend_from_slice(&buf[..n.min(4096)]);
-                        }
-                    }
-                    if server_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = server_write.shutdown(std::net::Shutdown::Write);
-    });
-    let (mut server_read, mut client_write) = (server, client);
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut server_read, &mut client_write);
-        let _ = client_write.shutdown(std::net::Shutdown::Write);
-    });
 }
 
 /// The example pipeline (examples/training) copied into a temp dir, with a name, image and

@@ -13,8 +13,8 @@ use crate::Dirs;
 use crate::commands::{
     self, Gathered, Host, KubernetesRun, Offered, Orchestrator, PipelineArgs, Planned, RunArgs,
 };
-use crate::engine::{BuildProgress, BuildStep, LogLine, PlainProgress};
-use crate::images::ImageResult;
+use crate::engine::{BuildProgress, BuildStep, Interrupt, LogLine, PlainProgress};
+use crate::images::{ImageResult, ImagesError};
 use crate::plan::{ImagePlan, Plan};
 use crate::plugins::distribution::lock::LockOutcome;
 use crate::plugins::{self, Limits, Origin, Plugin};
@@ -255,6 +255,11 @@ fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     };
     match error.downcast_ref::<commands::Error>() {
         Some(commands::Error::Run(RunError::StepFailed { code, .. })) => status(*code),
+        // Interrupted, as a shell reports Ctrl-C (128 + SIGINT).
+        Some(
+            commands::Error::Run(RunError::Interrupted { .. })
+            | commands::Error::Images(ImagesError::Interrupted { .. }),
+        ) => ExitCode::from(130),
         Some(commands::Error::Kubernetes(error)) => match error.as_ref() {
             // Interrupted, as a shell reports Ctrl-C (128 + SIGINT).
             dockwright_kube::KubeRunError::Cancelled { .. } => ExitCode::from(130),
@@ -310,13 +315,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_warnings(&planned);
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
             let mut progress = progress_for(json);
-            let results = block_on(commands::build(
-                &host,
-                &planned,
-                push,
-                registry,
-                &mut progress,
-            ))?;
+            let (host, planned_ref, progress) = (&host, &planned, &mut progress);
+            let results = block_on_interruptible(move |interrupt| {
+                commands::build(host, planned_ref, push, registry, progress, interrupt)
+            })?;
             print_results(&results);
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -350,14 +352,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
             let mut progress = progress_for(false);
-            let args = RunArgs {
-                jobs,
-                keep,
-                push,
-                registry,
-            };
             let print = |line: &LogLine| println!("{line}");
-            let results = block_on(commands::run(&host, &planned, &args, &mut progress, print))?;
+            let (host, planned_ref, progress) = (&host, &planned, &mut progress);
+            let results = block_on_interruptible(move |interrupt| {
+                let args = RunArgs {
+                    jobs,
+                    keep,
+                    push,
+                    registry,
+                    interrupt,
+                };
+                async move { commands::run(host, planned_ref, &args, progress, print).await }
+            })?;
             print_results(&results);
             let pipeline = &planned.gathered.pipeline;
             eprintln!(
@@ -575,10 +581,35 @@ fn print_inspect(p: &Plugin, json: bool) {
 fn block_on<T>(
     future: impl std::future::Future<Output = Result<T, commands::Error>>,
 ) -> anyhow::Result<T> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(future)?)
+        .build()?;
+    let result = runtime.block_on(future);
+    // A blocking task still waiting (a build lock after Ctrl-C) must not hold up the exit.
+    runtime.shutdown_background();
+    Ok(result?)
+}
+
+/// [`block_on`] with Ctrl-C handled: the first one sets the [`Interrupt`] the command
+/// stops on (it then cleans up and fails with the interruption), a second one exits at once.
+fn block_on_interruptible<T, F>(command: impl FnOnce(Interrupt) -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = Result<T, commands::Error>>,
+{
+    let (interrupter, interrupt) = Interrupt::channel();
+    block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return; // no handler: Ctrl-C keeps its default
+            }
+            eprintln!("interrupted: stopping (Ctrl-C again to quit at once)");
+            interrupter.interrupt();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+        command(interrupt).await
+    })
 }
 
 fn print_warnings(planned: &Planned) {

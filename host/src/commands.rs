@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::Dirs;
 use crate::context::HashCache;
 use crate::contribution::Platform;
-use crate::engine::{BuildProgress, Engine, EngineError, LogLine, RegistryAuth};
+use crate::engine::{BuildProgress, Engine, EngineError, Interrupt, LogLine, RegistryAuth};
 pub use crate::images::RegistryLookup;
 use crate::images::{self, ImageResult, ImagesError, ImagesOptions};
 use crate::kubernetes::{self, Kubernetes};
@@ -242,16 +242,19 @@ async fn parents_now<'r>(
 }
 
 /// `dockwright build`: builds (or reuses) every planned image, pushing the final ones when
-/// `push`. `progress` gives each image's build a progress display.
+/// `push`. `progress` gives each image's build a progress display; `interrupt` (Ctrl-C)
+/// abandons the build or push under way.
 pub async fn build(
     host: &Host,
     planned: &Planned,
     push: bool,
     registry: RegistryLookup,
     progress: &mut dyn FnMut(&ImagePlan) -> Box<dyn BuildProgress>,
+    interrupt: Interrupt,
 ) -> Result<Vec<ImageResult>, Error> {
     let engine = Engine::connect().await?;
-    let options = images_options(host, planned, push, registry, false);
+    let mut options = images_options(host, planned, push, registry, false);
+    options.interrupt = interrupt;
     Ok(images::build_images(&engine, &planned.plan, &options, progress).await?)
 }
 
@@ -266,6 +269,8 @@ pub struct RunArgs {
     pub push: bool,
     /// What the stack's registry has (see [`look_in_registry`]).
     pub registry: RegistryLookup,
+    /// Ctrl-C: stops the build, push or steps under way (step containers are removed).
+    pub interrupt: Interrupt,
 }
 
 /// Where the steps run.
@@ -379,13 +384,15 @@ pub async fn run(
     on_line: impl Fn(&LogLine) + Send + Sync + Clone + 'static,
 ) -> Result<Vec<ImageResult>, Error> {
     let engine = Engine::connect().await?;
-    let options = images_options(host, planned, args.push, args.registry.clone(), true);
+    let mut options = images_options(host, planned, args.push, args.registry.clone(), true);
+    options.interrupt = args.interrupt.clone();
     let images = images::build_images(&engine, &planned.plan, &options, progress).await?;
     let pipeline = &planned.gathered.pipeline;
     let options = RunOptions {
         jobs: args.jobs,
         keep: args.keep,
         volume: run::artifacts_volume(pipeline),
+        interrupt: args.interrupt.clone(),
     };
     run::run_steps(&engine, pipeline, &planned.plan, &images, &options, on_line).await?;
     Ok(images)
@@ -434,6 +441,7 @@ fn images_options(
         records: host.records(),
         registry,
         pull_found,
+        interrupt: Interrupt::never(),
     }
 }
 

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use dockwright_registry::RemoteImage;
 
 use crate::base_image;
-use crate::engine::{BuildJob, BuildProgress, Builder, Engine, EngineError, RegistryAuth};
+use crate::engine::{
+    BuildJob, BuildProgress, Builder, Engine, EngineError, Interrupt, RegistryAuth,
+};
 use crate::plan::{CONTENT_KEY_LABEL, ImageKind, ImagePlan, PARENTS_LABEL, Plan, reuse_key};
 use crate::records::{Record, Records};
 
@@ -26,11 +28,24 @@ pub enum ImagesError {
     Engine { image: String, error: EngineError },
     #[error("the parent image {image} is not on this engine and could not be pulled: {message}")]
     MissingParent { image: String, message: String },
-    #[error("recording the build of {image}: {error}")]
+    #[error("recording the build of {image} in {}: {error}", .dir.display())]
     Record {
         image: String,
+        dir: PathBuf,
         error: std::io::Error,
     },
+    #[error("{}", interrupted(.image, *.pushing))]
+    Interrupted { image: String, pushing: bool },
+}
+
+fn interrupted(image: &str, pushing: bool) -> String {
+    if pushing {
+        format!(
+            "interrupted while pushing {image}: it is built and recorded, but not recorded as pushed"
+        )
+    } else {
+        format!("interrupted while building {image}: it was neither tagged nor recorded")
+    }
 }
 
 /// What happened to one planned image.
@@ -63,6 +78,9 @@ pub struct ImagesOptions {
     pub registry: RegistryLookup,
     /// Images found in the registry are pulled (the steps run on this engine).
     pub pull_found: bool,
+    /// Ctrl-C: the build or push under way is abandoned (the engine stops it when its
+    /// request goes), and nothing more is built.
+    pub interrupt: Interrupt,
 }
 
 /// The final images the stack's registry has with the planned build key, by name.
@@ -234,7 +252,8 @@ pub async fn build_images(
             ImageKind::Parent => use_parent(engine, image).await?,
             _ => {
                 let parents = parent_identities(engine, image, &results).await?;
-                build_image(engine, image, &parents, options, progress(image)).await?
+                let building = build_image(engine, image, &parents, options, progress(image));
+                until_interrupted(options, image, false, building).await?
             }
         };
         if result.existing {
@@ -243,18 +262,50 @@ pub async fn build_images(
         }
         // Recorded before the push, so a refused push leaves the build on record but
         // nothing recorded as pushed that was not.
-        write_record(options, image, &result)?;
+        if let Err(error) = write_record(options, image, &result) {
+            // A build that cannot be recorded is not left tagged as if it were done.
+            if !result.reused {
+                let _ = engine.untag(&image.name).await;
+            }
+            return Err(error);
+        }
         if options.push && finals.contains(&image.name) {
-            let pushed = engine
-                .push(&image.name, &options.auth)
-                .await
-                .map_err(|error| engine_error(image, error))?;
+            let pushing = async {
+                engine
+                    .push(&image.name, &options.auth)
+                    .await
+                    .map_err(|error| engine_error(image, error))
+            };
+            let pushed = until_interrupted(options, image, true, pushing).await?;
             result.pushed_digest = Some(pushed.digest);
             write_record(options, image, &result)?;
         }
         results.push(result);
     }
     Ok(results)
+}
+
+/// Runs `work` on `image` unless the user interrupts first: then `work` is dropped (its
+/// request to the engine with it, which stops the build or push) and the interruption is
+/// the error.
+async fn until_interrupted<T>(
+    options: &ImagesOptions,
+    image: &ImagePlan,
+    pushing: bool,
+    work: impl std::future::Future<Output = Result<T, ImagesError>>,
+) -> Result<T, ImagesError> {
+    let mut interrupt = options.interrupt.clone();
+    let stopped = || ImagesError::Interrupted {
+        image: image.name.clone(),
+        pushing,
+    };
+    if interrupt.is_set() {
+        return Err(stopped());
+    }
+    tokio::select! {
+        done = work => done,
+        () = interrupt.wait() => Err(stopped()),
+    }
 }
 
 /// When the registry has every image and nothing is pulled: no engine is needed. Records
@@ -297,6 +348,7 @@ fn write_record(
         .write(&record)
         .map_err(|error| ImagesError::Record {
             image: image.name.clone(),
+            dir: options.records.dir().to_path_buf(),
             error,
         })
 }

@@ -37,6 +37,11 @@ impl Records {
         Records { dir: dir.into() }
     }
 
+    /// Where the records are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn file(&self, name: &str) -> PathBuf {
         let safe: String = name
             .chars()

@@ -7,13 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::task::JoinSet;
 
-use crate::engine::{ContainerSpec, Engine, EngineError, LogLine, VolumeMount};
+use crate::engine::{ContainerSpec, Engine, EngineError, Interrupt, LogLine, VolumeMount};
 use crate::images::ImageResult;
 use crate::plan::Plan;
 use crate::settings::Pipeline;
 
 /// Where the shared artifact volume is mounted in every step's container.
 pub const ARTIFACTS_PATH: &str = "/artifacts";
+
+/// The label naming the pipeline on each step's container.
+pub const PIPELINE_LABEL: &str = "dockwright.pipeline";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -25,6 +28,18 @@ pub enum RunError {
     // chain (`{:#}`), it would appear twice.
     #[error("step {step}: {error}")]
     Engine { step: String, error: EngineError },
+    #[error("{}", interrupted(.steps))]
+    Interrupted { steps: Vec<String> },
+}
+
+fn interrupted(steps: &[String]) -> String {
+    if steps.is_empty() {
+        return "interrupted: no step was running, and none was started after".to_string();
+    }
+    format!(
+        "interrupted: stopped and removed the container(s) of step(s) {}",
+        steps.join(", ")
+    )
 }
 
 /// The named volume the steps of `pipeline` share.
@@ -43,10 +58,14 @@ pub struct RunOptions {
     pub keep: bool,
     /// The named volume shared by the steps, mounted at [`ARTIFACTS_PATH`].
     pub volume: String,
+    /// Ctrl-C: no step starts after it, running ones are stopped and their containers
+    /// removed.
+    pub interrupt: Interrupt,
 }
 
 /// Runs the pipeline's steps in dependency order, each in its image; stops at the first
-/// failed step (letting the ones already running finish) and reports it.
+/// failed step (letting the ones already running finish) and reports it. Interrupted, it
+/// stops the running steps, removes their containers and says which.
 pub async fn run_steps(
     engine: &Engine,
     pipeline: &Pipeline,
@@ -90,6 +109,7 @@ pub async fn run_steps(
                     target: ARTIFACTS_PATH.into(),
                 }),
                 keep: options.keep,
+                labels: [(PIPELINE_LABEL.to_string(), pipeline.name.clone())].into(),
                 ..ContainerSpec::default()
             },
         );
@@ -98,8 +118,9 @@ pub async fn run_steps(
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut running = JoinSet::new();
     let mut failure: Option<RunError> = None;
+    let mut stopped: Vec<String> = Vec::new();
     loop {
-        if failure.is_none() {
+        if failure.is_none() && !options.interrupt.is_set() {
             for step in pipeline.execution_order() {
                 if running.len() >= options.jobs.max(1) {
                     break;
@@ -109,9 +130,12 @@ pub async fn run_steps(
                     let spec = specs[&step.name].clone();
                     let engine = engine.clone();
                     let on_line = on_line.clone();
+                    let interrupt = options.interrupt.clone();
                     running.spawn(async move {
                         let mut sink = |line: &LogLine| on_line(line);
-                        let exit = engine.run_container(&spec, &mut sink).await;
+                        let exit = engine
+                            .run_container_until(&spec, &mut sink, interrupt)
+                            .await;
                         (spec.step, exit)
                     });
                 }
@@ -131,6 +155,7 @@ pub async fn run_steps(
                     code: exit.code,
                 });
             }
+            Err(EngineError::Interrupted) => stopped.push(step),
             Err(source) => {
                 failure.get_or_insert(RunError::Engine {
                     step,
@@ -138,6 +163,10 @@ pub async fn run_steps(
                 });
             }
         }
+    }
+    if options.interrupt.is_set() {
+        stopped.sort();
+        return Err(RunError::Interrupted { steps: stopped });
     }
     match failure {
         Some(e) => Err(e),

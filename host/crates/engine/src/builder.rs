@@ -388,7 +388,7 @@ pub(crate) async fn tag_image(
 }
 
 /// Removes a tag (not the image, while other tags or containers hold it).
-async fn untag(docker: &Docker, tag: &ImageReference) {
+pub(crate) async fn untag(docker: &Docker, tag: &ImageReference) {
     let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
         .noprune(true)
         .build();

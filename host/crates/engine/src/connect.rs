@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
 
-use super::error::{EngineError, engine_message};
+use super::error::{EngineError, engine_message, reach_message};
 
 /// Where the engine is when `DOCKER_HOST` is not set.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -36,7 +36,7 @@ pub(crate) fn client_for(host: &str) -> Result<Docker, EngineError> {
     let timeout = SHORT_TIMEOUT.as_secs();
     let unreachable = |error: bollard::errors::Error| EngineError::Unreachable {
         host: host.to_string(),
-        reason: engine_message(&error),
+        reason: reach_message(&error),
     };
     if host.starts_with("unix://") {
         return Docker::connect_with_unix(host, timeout, API_DEFAULT_VERSION).map_err(unreachable);
@@ -82,7 +82,7 @@ pub(crate) async fn ping(docker: &Docker, host: &str) -> Result<(), EngineError>
     };
     match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(unreachable(engine_message(&error))),
+        Ok(Err(error)) => Err(unreachable(reach_message(&error))),
         Err(_) => Err(unreachable(format!(
             "no answer within {} s",
             PING_TIMEOUT.as_secs()

@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::error::{EngineError, engine_message};
+use super::interrupt::Interrupt;
 use super::progress::LineAssembler;
 
 /// A named volume mounted into the container (the pipeline's shared artifact volume).
@@ -44,6 +45,9 @@ pub struct ContainerSpec {
     pub network_mode: Option<String>,
     /// Leave the container behind after it exits (for debugging).
     pub keep: bool,
+    /// Labels besides `dockwright.step` (e.g. the pipeline and run, to find a run's
+    /// containers).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Which output stream a log line came from.
@@ -83,15 +87,26 @@ impl ContainerExit {
     }
 }
 
-/// Runs `spec` to completion on `docker` (a client with a long timeout).
+/// Runs `spec` to completion on `docker` (a client with a long timeout), or until
+/// `interrupt`: then the container is removed, kept or not.
 pub(crate) async fn run_container(
     docker: &Docker,
     spec: &ContainerSpec,
     on_line: &mut (dyn FnMut(&LogLine) + Send),
+    mut interrupt: Interrupt,
 ) -> Result<ContainerExit, EngineError> {
+    if interrupt.is_set() {
+        return Err(EngineError::Interrupted);
+    }
+    // Created whole even when interrupted meanwhile: a container the engine makes after
+    // its request was dropped would be left behind.
     let id = create(docker, spec).await?;
-    let outcome = start_and_wait(docker, &id, spec, on_line).await;
-    if !spec.keep {
+    let outcome = tokio::select! {
+        outcome = start_and_wait(docker, &id, spec, on_line) => outcome,
+        () = interrupt.wait() => Err(EngineError::Interrupted),
+    };
+    let interrupted = matches!(outcome, Err(EngineError::Interrupted));
+    if !spec.keep || interrupted {
         let removed = remove(docker, &id).await;
         // The step's own outcome matters more than a failed clean-up.
         if outcome.is_ok() {
@@ -127,7 +142,13 @@ async fn create(docker: &Docker, spec: &ContainerSpec) -> Result<String, EngineE
                 .collect(),
         ),
         working_dir: spec.working_dir.clone(),
-        labels: Some([("dockwright.step".to_string(), spec.step.clone())].into()),
+        labels: Some(
+            spec.labels
+                .clone()
+                .into_iter()
+                .chain([("dockwright.step".to_string(), spec.step.clone())])
+                .collect(),
+        ),
         host_config: Some(HostConfig {
             mounts,
             network_mode: spec.network_mode.clone(),

@@ -58,6 +58,10 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
+    /// The user interrupted (Ctrl-C) before the engine finished.
+    #[error("interrupted")]
+    Interrupted,
+
     /// Any other request the engine answered with an error.
     #[error("{action} failed: {message}")]
     Request { action: String, message: String },
@@ -83,7 +87,24 @@ pub(crate) fn engine_message(error: &bollard::errors::Error) -> String {
         B::DockerContainerWaitError { error, .. } => error.trim().to_string(),
         B::SocketNotFoundError(path) => format!("no socket at {path}"),
         B::RequestTimeoutError => "no answer before the request timed out".to_string(),
+        // The transport under a request: the engine went away (or its socket did).
+        B::HyperResponseError { .. } | B::HyperLegacyError { .. } | B::IOError { .. } => format!(
+            "the connection to the Docker engine broke ({})",
+            innermost_cause(error)
+        ),
         other => innermost_cause(other),
+    }
+}
+
+/// [`engine_message`] for an engine being reached: a transport error is why it cannot be
+/// reached, not a connection that broke.
+pub(crate) fn reach_message(error: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as B;
+    match error {
+        B::HyperResponseError { .. } | B::HyperLegacyError { .. } | B::IOError { .. } => {
+            innermost_cause(error)
+        }
+        other => engine_message(other),
     }
 }
 

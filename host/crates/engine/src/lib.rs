@@ -14,6 +14,7 @@ mod connect;
 mod container;
 mod context_body;
 mod error;
+mod interrupt;
 mod lock;
 mod progress;
 mod push;
@@ -36,6 +37,7 @@ pub use container::{ContainerExit, ContainerSpec, LogLine, LogStream, VolumeMoun
 pub use context_body::ContextWriter;
 pub use dockwright_registry_auth::RegistryAuth;
 pub use error::EngineError;
+pub use interrupt::{Interrupt, Interrupter};
 pub use lock::BuildLock;
 pub use progress::{BuildProgress, BuildStep, NoProgress, PlainProgress};
 pub use push::PushedImage;
@@ -262,6 +264,25 @@ impl Engine {
         spec: &ContainerSpec,
         on_line: &mut (dyn FnMut(&LogLine) + Send),
     ) -> Result<ContainerExit, EngineError> {
-        container::run_container(&self.long, spec, on_line).await
+        let interrupt = Interrupt::never();
+        container::run_container(&self.long, spec, on_line, interrupt).await
+    }
+
+    /// [`Engine::run_container`], stopped by `interrupt`: the container is then removed
+    /// (`keep` or not) and the result is [`EngineError::Interrupted`].
+    pub async fn run_container_until(
+        &self,
+        spec: &ContainerSpec,
+        on_line: &mut (dyn FnMut(&LogLine) + Send),
+        interrupt: Interrupt,
+    ) -> Result<ContainerExit, EngineError> {
+        container::run_container(&self.long, spec, on_line, interrupt).await
+    }
+
+    /// Takes the tag `name` off its image (the engine removes the image too when no other
+    /// name or container holds it).
+    pub async fn untag(&self, name: &str) -> Result<(), EngineError> {
+        builder::untag(&self.docker, &ImageReference::parse(name)?).await;
+        Ok(())
     }
 }
