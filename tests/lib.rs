@@ -164,10 +164,54 @@ pub fn wheelhouse(dir: &Path, requirements: &[&str]) -> PathBuf {
 pub struct WheelServer {
     child: Child,
     pub port: u16,
+    /// Where the server logs its requests, when asked to.
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl WheelServer {
     pub fn start(dir: &Path) -> WheelServer {
+        WheelServer::serve(dir, None)
+    }
+
+    /// A server whose requests can be read back with [`WheelServer::downloads`].
+    pub fn start_logged(dir: &Path) -> WheelServer {
+        WheelServer::serve(
+            dir,
+            Some(tempfile::NamedTempFile::new().expect("a log file")),
+        )
+    }
+
+    /// The files sent in full since the last call (`GET` answered `200`; a revalidation
+    /// answered `304` sends nothing), by name.
+    pub fn downloads(&self) -> Vec<String> {
+        let log = self
+            .log
+            .as_ref()
+            .expect("a server started with start_logged");
+        let text = std::fs::read_to_string(log.path()).expect("read the server log");
+        std::fs::write(log.path(), "").expect("truncate the server log");
+        text.lines()
+            .filter_map(|line| {
+                let request = line.split_once("\"GET /")?.1;
+                let (path, rest) = request.split_once(' ')?;
+                let status = rest.split_once("\" ")?.1;
+                status.starts_with("200 ").then(|| path.to_string())
+            })
+            .filter(|path| !path.is_empty())
+            .collect()
+    }
+
+    fn serve(dir: &Path, log: Option<tempfile::NamedTempFile>) -> WheelServer {
+        let stderr = match &log {
+            // Appends, so that truncating it between reads keeps the server writing at 0.
+            Some(file) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(file.path())
+                    .expect("open the server log"),
+            ),
+            None => Stdio::null(),
+        };
         let port = free_port();
         let child = Command::new("python3")
             .args([
@@ -180,10 +224,10 @@ impl WheelServer {
             .arg("--directory")
             .arg(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("python3 -m http.server");
-        let server = WheelServer { child, port };
+        let server = WheelServer { child, port, log };
         wait_for_port(port, "the wheel server");
         server
     }
