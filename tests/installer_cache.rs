@@ -134,14 +134,17 @@ fn freeze(image: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The wheels of `downloads` whose file name starts with one of `packages`.
+/// The wheels of `downloads` whose file name starts with one of `packages`, each once (uv
+/// fetches a wheel twice from a server without range requests: for its metadata, then to
+/// install it).
 fn wheels_of<'d>(downloads: &'d [String], packages: &[&str]) -> Vec<&'d str> {
-    downloads
+    let wheels: std::collections::BTreeSet<&str> = downloads
         .iter()
         .map(String::as_str)
         .filter(|file| file.ends_with(".whl"))
         .filter(|file| packages.iter().any(|p| file.starts_with(&format!("{p}-"))))
-        .collect()
+        .collect();
+    wheels.into_iter().collect()
 }
 
 fn adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does(installer: &str) {

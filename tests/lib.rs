@@ -173,7 +173,10 @@ impl WheelServer {
         WheelServer::serve(dir, None)
     }
 
-    /// A server whose requests can be read back with [`WheelServer::downloads`].
+    /// A server whose requests can be read back with [`WheelServer::downloads`], and that
+    /// marks wheels cacheable for good, as PyPI's file host does (`Cache-Control:
+    /// max-age=365000000, immutable, public`): installers keep downloads in their HTTP cache
+    /// only when the index says so.
     pub fn start_logged(dir: &Path) -> WheelServer {
         WheelServer::serve(
             dir,
@@ -213,15 +216,20 @@ impl WheelServer {
             None => Stdio::null(),
         };
         let port = free_port();
-        let child = Command::new("python3")
-            .args([
+        let mut command = Command::new("python3");
+        if log.is_some() {
+            command.args(["-c", CACHEABLE_WHEELS_SERVER, &port.to_string()]);
+        } else {
+            command.args([
                 "-m",
                 "http.server",
                 &port.to_string(),
                 "--bind",
                 "127.0.0.1",
-            ])
-            .arg("--directory")
+            ]);
+            command.arg("--directory");
+        }
+        let child = command
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -244,6 +252,21 @@ impl Drop for WheelServer {
         let _ = self.child.wait();
     }
 }
+
+/// `python3 -m http.server` on 127.0.0.1 (arguments: port, directory) whose wheels carry
+/// PyPI's caching headers.
+const CACHEABLE_WHEELS_SERVER: &str = r#"
+import functools, http.server, sys
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        if self.path.endswith(".whl"):
+            self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+        super().end_headers()
+
+handler = functools.partial(Handler, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"#;
 
 /// Debian's `docker-registry` serving on 127.0.0.1, optionally behind htpasswd (bcrypt) auth.
 pub struct Registry {
