@@ -8,9 +8,10 @@
 # rebuild ≤ 0.3× ZenML's time.
 #
 # The settings: a ~10-package ML requirements file (31 packages with their dependencies), one
-# apt package, the package index in `environment` and `no-index` in the installer args (a wheelhouse prepared once with
-# `pip download` into target/bench-zenml/wheels and served on loopback by `python3 -m
-# http.server`; the builds use the host network), and the project's files included. Both
+# apt package, the package index in `environment` and `no-index` in the installer args (a
+# wheelhouse prepared once with `pip download` into target/bench-zenml/wheels, served on
+# loopback by Python's http.server with PyPI's caching headers; the builds use the host
+# network), and the project's files included. Both
 # Dockerfiles build FROM the same parent, a venv on Debian's python3 as in ZenML's own parent
 # image (ZenML's `RUN pip install uv` and bare `uv pip install` need an active venv).
 # ZenML's Dockerfile is written as its builder writes it (reference: ZenML 0.98
@@ -115,8 +116,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The wheelhouse on loopback, with PyPI's caching headers on wheels (an installer keeps a
+# download in its HTTP cache only when the index allows it; ZenML's `--no-cache-dir` ignores
+# them).
 serve() { # port
-    python3 -m http.server "$1" --bind 127.0.0.1 --directory "$wheels" >/dev/null 2>&1 &
+    python3 -c '
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        if self.path.endswith(".whl"):
+            self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+        super().end_headers()
+handler = functools.partial(Handler, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+' "$1" "$wheels" >/dev/null 2>&1 &
     servers+=($!)
     for _ in $(seq 100); do
         python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$1/')" 2>/dev/null && return
