@@ -5,7 +5,8 @@
 //!
 //! Packages come from a wheelhouse made with `pip download` on the host and served on
 //! loopback by `python3 -m http.server`, whose request log tells which wheels each build
-//! downloaded. Every build here has its own cache id (`id=` in the mount), so no other test or
+//! downloaded. pip caches downloads only from https origins and trusted hosts (its plain
+//! http adapter has no cache), hence `PIP_TRUSTED_HOST` for the loopback index. Every build here has its own cache id (`id=` in the mount), so no other test or
 //! earlier run warms it. No assertion depends on timing.
 //!
 //! Needs: a running engine, and the packages of `scripts/ci-deps.sh`.
@@ -77,6 +78,7 @@ settings:
     environment:
       PIP_FIND_LINKS: {url}
       PIP_NO_INDEX: \"1\"
+      PIP_TRUSTED_HOST: 127.0.0.1
       UV_FIND_LINKS: {url}
       TEST_RUN: {name}
     python_package_installer_args:
