@@ -165,6 +165,7 @@ $mount
     environment:
       PIP_FIND_LINKS: http://127.0.0.1:$3/
       PIP_NO_INDEX: "1"
+      PIP_TRUSTED_HOST: 127.0.0.1
       UV_FIND_LINKS: http://127.0.0.1:$3/
     python_package_installer_args:
       no-index: true
@@ -192,6 +193,7 @@ zenml_context() { # project installer port out
         echo "WORKDIR /app"
         echo "ENV PIP_FIND_LINKS='http://127.0.0.1:$3/'"
         echo "ENV PIP_NO_INDEX='1'"
+        echo "ENV PIP_TRUSTED_HOST='127.0.0.1'"
         echo "ENV UV_FIND_LINKS='http://127.0.0.1:$3/'"
         echo "RUN apt-get update && apt-get install -y --no-install-recommends 'libgomp1'"
         [ "$2" = uv ] && echo "RUN pip install uv"
