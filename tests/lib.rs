@@ -160,26 +160,78 @@ pub fn wheelhouse(dir: &Path, requirements: &[&str]) -> PathBuf {
 pub struct WheelServer {
     child: Child,
     pub port: u16,
+    /// Where the server logs its requests, when asked to.
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl WheelServer {
     pub fn start(dir: &Path) -> WheelServer {
+        WheelServer::serve(dir, None)
+    }
+
+    /// A server whose requests can be read back with [`WheelServer::downloads`], and that
+    /// marks wheels cacheable for good, as PyPI's file host does (`Cache-Control:
+    /// max-age=365000000, immutable, public`): installers keep downloads in their HTTP cache
+    /// only when the index says so.
+    pub fn start_logged(dir: &Path) -> WheelServer {
+        WheelServer::serve(
+            dir,
+            Some(tempfile::NamedTempFile::new().expect("a log file")),
+        )
+    }
+
+    /// The files sent in full since the last call (`GET` answered `200`; a revalidation
+    /// answered `304` sends nothing), by name.
+    pub fn downloads(&self) -> Vec<String> {
+        let log = self
+            .log
+            .as_ref()
+            .expect("a server started with start_logged");
+        let text = std::fs::read_to_string(log.path()).expect("read the server log");
+        std::fs::write(log.path(), "").expect("truncate the server log");
+        text.lines()
+            .filter_map(|line| {
+                let request = line.split_once("\"GET /")?.1;
+                let (path, rest) = request.split_once(' ')?;
+                let status = rest.split_once("\" ")?.1;
+                status.starts_with("200 ").then(|| path.to_string())
+            })
+            .filter(|path| !path.is_empty())
+            .collect()
+    }
+
+    fn serve(dir: &Path, log: Option<tempfile::NamedTempFile>) -> WheelServer {
+        let stderr = match &log {
+            // Appends, so that truncating it between reads keeps the server writing at 0.
+            Some(file) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(file.path())
+                    .expect("open the server log"),
+            ),
+            None => Stdio::null(),
+        };
         let port = free_port();
-        let child = Command::new("python3")
-            .args([
+        let mut command = Command::new("python3");
+        if log.is_some() {
+            command.args(["-c", CACHEABLE_WHEELS_SERVER, &port.to_string()]);
+        } else {
+            command.args([
                 "-m",
                 "http.server",
                 &port.to_string(),
                 "--bind",
                 "127.0.0.1",
-            ])
-            .arg("--directory")
+            ]);
+            command.arg("--directory");
+        }
+        let child = command
             .arg(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("python3 -m http.server");
-        let server = WheelServer { child, port };
+        let server = WheelServer { child, port, log };
         wait_for_port(port, "the wheel server");
         server
     }
@@ -196,6 +248,21 @@ impl Drop for WheelServer {
         let _ = self.child.wait();
     }
 }
+
+/// `python3 -m http.server` on 127.0.0.1 (arguments: port, directory) whose wheels carry
+/// PyPI's caching headers.
+const CACHEABLE_WHEELS_SERVER: &str = r#"
+import functools, http.server, sys
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        if self.path.endswith(".whl"):
+            self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+        super().end_headers()
+
+handler = functools.partial(Handler, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"#;
 
 /// Debian's `docker-registry` serving on 127.0.0.1, optionally behind htpasswd (bcrypt) auth.
 pub struct Registry {

@@ -26,7 +26,10 @@
 //!   --default-timeout=60`; `uv`: `--no-cache-dir`) overlaid by
 //!   `python_package_installer_args`; `null`/`true` give `--key`, a value `--key=value`
 //!   (shell-quoted when needed), a list one `--key=v` per item, `false` removes the option.
-//!   A cache mount (`RUN --mount=…`, the only BuildKit feature used) drops `no-cache-dir`.
+//!   A cache mount (`RUN --mount=…`, the only BuildKit feature used) drops `no-cache-dir`,
+//!   so that the installer's cache outlives the build: a rebuild after adding a package
+//!   downloads that package only. uv then copies from its cache (`UV_LINK_MODE=copy` on the
+//!   line: the mount cannot be hard-linked into the image's filesystem).
 //! - **One `ENV` instruction per place** (before the installs, and the runtime environment at
 //!   the end), one `KEY="value"` pair per continuation line: each instruction is a step of
 //!   its own on the classic builder.
@@ -293,9 +296,12 @@ fn install_lines(input: &DockerfileInput) -> Vec<String> {
             "RUN command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv"
         ));
     }
-    let command = match input.installer {
-        PythonPackageInstaller::Pip => PIP,
-        PythonPackageInstaller::Uv => UV,
+    let command = match (input.installer, &input.cache_mount) {
+        (PythonPackageInstaller::Pip, _) => PIP.to_owned(),
+        // The cache mount is another filesystem than the image's: uv's default hard links
+        // fail there, and it would warn and copy anyway.
+        (PythonPackageInstaller::Uv, Some(_)) => format!("UV_LINK_MODE=copy {UV}"),
+        (PythonPackageInstaller::Uv, None) => UV.to_owned(),
     };
     let args = installer_args(input);
     let run = run_directive(input);
@@ -558,7 +564,7 @@ mod tests {
         i.include_files = true;
         i.local_project_install_command = Some("uv pip install --system --no-deps -e .".into());
         let t = text(&i);
-        assert!(t.contains("RUN --mount=type=cache,target=/root/.cache/uv uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages -r .dockwright/requirements/2-requirements.txt"), "{t}");
+        assert!(t.contains("RUN --mount=type=cache,target=/root/.cache/uv UV_LINK_MODE=copy uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages -r .dockwright/requirements/2-requirements.txt"), "{t}");
         assert!(t.contains("\nRUN --mount=type=cache,target=/root/.cache/uv uv pip install --system --no-deps -e .\n"), "{t}");
         assert!(!t.contains("--no-cache-dir -r"), "{t}");
         assert!(
