@@ -261,6 +261,26 @@ pub fn escape_text(text: &str) -> String {
     out
 }
 
+/// The options pip reads from a line of its own in a requirements file (long names, as
+/// `--name`), and `url` for a direct URL reference: what a `pip_options` grant can name.
+pub const PIP_OPTIONS: &[&str] = &[
+    "index-url",
+    "extra-index-url",
+    "no-index",
+    "constraint",
+    "requirement",
+    "editable",
+    "find-links",
+    "no-binary",
+    "only-binary",
+    "prefer-binary",
+    "require-hashes",
+    "pre",
+    "trusted-host",
+    "use-feature",
+    "url",
+];
+
 /// The marker environment of the target, when the Python version is known.
 fn marker_environment(platform: &Platform) -> Option<MarkerEnvironment> {
     let python = platform.python_version.as_str();
