@@ -25,7 +25,11 @@ fn main() {
     {
         wasm_plugins::copy_if_changed(&wasm, &out_dir.join(format!("{name}.wasm")));
     }
-    build_wat_fixtures(&manifest_dir.join("plugins/wat"), &workspace.join(WAT_API), &out_dir);
+    build_wat_fixtures(
+        &manifest_dir.join("plugins/wat"),
+        &workspace.join(WAT_API),
+        &out_dir,
+    );
     println!("cargo:rustc-env=DOCKWRIGHT_FIXTURES={}", out_dir.display());
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../host/crates/plugin-host/build/wasm_plugins.rs");
@@ -50,8 +54,8 @@ fn build_wat_fixtures(dir: &Path, wit: &Path, out_dir: &Path) {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text.replace(";; @prelude", &prelude);
-        let mut module = wat::parse_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut module =
+            wat::parse_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,

@@ -687,7 +687,10 @@ fn child_call_granting_env(
     granted: &[&str],
     env: &[(&str, &str)],
 ) -> (String, u64) {
-    child_call_with(json!({"fixture": "hostile", "settings": settings, "exec": exec, "grant_env": granted}), env)
+    child_call_with(
+        json!({"fixture": "hostile", "settings": settings, "exec": exec, "grant_env": granted}),
+        env,
+    )
 }
 
 /// One call of the fixture `name` in a child process: its outcome line and peak RSS in MiB.
@@ -799,8 +802,9 @@ fn contained_by_the_instance_budget(name: &str) {
         "{err}"
     );
     assert!(
-        err.to_string()
-            .starts_with(&format!("plugin {name} 0.1.0: exceeded its memory limit of 64 MiB")),
+        err.to_string().starts_with(&format!(
+            "plugin {name} 0.1.0: exceeded its memory limit of 64 MiB"
+        )),
         "{err}"
     );
     let good = call_with(&rt, &plugin, json!({}), Grants::default()).expect("a good call");
@@ -814,6 +818,7 @@ fn contained_by_the_instance_budget(name: &str) {
         )),
         "{outcome}"
     );
+    eprintln!("{name}: the host's peak RSS was {peak} MiB");
     assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
 }
 

@@ -585,7 +585,11 @@ fn a_broken_provider_is_asked_only_by_pipelines_that_may_use_it() {
     // Every export of this provider traps (tests/plugins/wat/broken-provider.wat).
     ok(
         home,
-        &["plugin", "install", fixture("broken-provider").to_str().unwrap()],
+        &[
+            "plugin",
+            "install",
+            fixture("broken-provider").to_str().unwrap(),
+        ],
     );
     let project = home.join("project");
     let builtin_only = write_pipeline(

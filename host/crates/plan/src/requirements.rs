@@ -221,10 +221,7 @@ fn is_path_or_url(requirement: &str) -> bool {
 pub fn check_line_text(text: &str) -> Result<(), String> {
     // Printable ASCII, as nearly every line is, holds none of them.
     let printable = text.bytes().all(|b| (b' '..=b'~').contains(&b));
-    if let Some(c) = text
-        .chars()
-        .find(|&c| !printable && hidden_or_breaking(c))
-    {
+    if let Some(c) = text.chars().find(|&c| !printable && hidden_or_breaking(c)) {
         return Err(format!(
             "contains U+{:04X}, a control character or one that pip or uv may read as a line \
              break or that hides text on screen",

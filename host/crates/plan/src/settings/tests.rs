@@ -1130,7 +1130,8 @@ fn grants_resolve_read_paths_against_the_pipeline_directory() {
 fn a_misspelt_pip_option_grant_names_its_line_and_the_nearest_option() {
     let p = ok("name: p\ngrants:\n  acme:\n    pip_options: [extra-index-url, url]\n");
     assert_eq!(p.grants["acme"].pip_options, ["extra-index-url", "url"]);
-    let d = err("name: p\ngrants:\n  acme:\n    pip_options:\n      - url\n      - extra-idx-url\n");
+    let d =
+        err("name: p\ngrants:\n  acme:\n    pip_options:\n      - url\n      - extra-idx-url\n");
     assert_eq!(
         (d.field.as_str(), d.line, d.message.as_str()),
         (
@@ -1150,7 +1151,12 @@ fn an_exec_grant_lists_the_variables_its_programs_get() {
     assert_eq!(p.grants["acme"].env, ["POETRY_HOME", "_X1"]);
     let d = err("name: p\ngrants:\n  acme: {exec: [poetry], env: [POETRY_HOME, \"A=B\"]}\n");
     assert_eq!((d.field.as_str(), d.line), ("grants.acme.env[1]", 3));
-    assert!(d.message.contains("`A=B` is not an environment variable name"), "{}", d.message);
+    assert!(
+        d.message
+            .contains("`A=B` is not an environment variable name"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]
