@@ -152,8 +152,7 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
         .iter()
         .map(|(r, g, i)| (r, &set.groups[*g].lines[*i]))
         .collect();
-    let (found, omitted) = conflicts(&lines, platform);
-    (set.conflicts, set.conflicts_omitted) = (found, omitted);
+    (set.conflicts, set.conflicts_omitted) = conflicts(&lines, platform);
     Ok(set)
 }
 

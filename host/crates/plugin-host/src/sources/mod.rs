@@ -2,8 +2,9 @@
 //! setting, what it is granted, and routing `required_integrations` to the providers whose
 //! catalogue holds each name (or, when several claim a name, the one the pipeline's
 //! `integration_providers` names). A third-party provider's catalogue is asked only when the
-//! pipeline names that provider or needs an integration no built-in provider offers. The setting that asks for the work is the grant for the
-//! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
+//! pipeline names that provider or needs an integration no built-in provider offers. The
+//! setting that asks for the work is the grant for the built-in plugins (DESIGN.md §6);
+//! third-party plugins get only what `grants:` gives them.
 //!
 //! The built-in `requirements` plugin may read anywhere inside the project root (the nearest
 //! folder above the pipeline file that holds `.git`, else the pipeline file's folder), so
