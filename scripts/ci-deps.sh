@@ -4,7 +4,8 @@
 #   docker-registry a real registry on loopback for the push tests
 #   apache2-utils  htpasswd (bcrypt) for the registry's basic auth
 #   curl           the OCI tests read the registry's API directly
-# Then builds the base image once so that the tests find it cached by tag.
+# Then cargo-deny (for .ci/run's supply-chain check; built once, skipped when present), and
+# the base image, built once so that the tests find it cached by tag.
 set -euo pipefail
 
 packages=(mmdebstrap docker-registry apache2-utils curl)
@@ -18,6 +19,11 @@ if ((${#missing[@]})); then
     # The Debian package starts no registry on its own here (no init system); the tests
     # start their own on 127.0.0.1 with a config they write.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo deny --version >/dev/null 2>&1; then
+    echo "installing cargo-deny"
+    cargo install --locked cargo-deny --version "^0.20"
 fi
 
 "$(dirname "$0")/base-image.sh"

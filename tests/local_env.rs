@@ -215,6 +215,7 @@ fn a_missing_environment_directory_is_an_error_naming_plugin_and_directory() {
             read: vec![PathBuf::from(missing)],
             exec: vec![],
             pip_options: Vec::new(),
+            env: Vec::new(),
         },
     );
     let err = contribute(&granted).unwrap_err();

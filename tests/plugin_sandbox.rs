@@ -157,6 +157,7 @@ fn a_read_grant_is_read_only_and_limited_to_its_directory() {
         read: vec![granted.clone()],
         exec: vec![],
         pip_options: Vec::new(),
+        env: Vec::new(),
     };
 
     let inside = granted.join("requirements.txt").display().to_string();
@@ -299,6 +300,7 @@ fn exec_needs_a_grant_that_the_manifest_asked_for() {
         read: vec![],
         exec: vec!["true".into()],
         pip_options: Vec::new(),
+        env: Vec::new(),
     };
     let ok = call_with(
         &rt,
@@ -313,6 +315,7 @@ fn exec_needs_a_grant_that_the_manifest_asked_for() {
         read: vec![],
         exec: vec!["false".into()],
         pip_options: Vec::new(),
+        env: Vec::new(),
     };
     let err = call_with(
         &rt,
@@ -485,6 +488,7 @@ fn the_builtin_requirements_plugin_reads_a_list_and_a_file() {
             read: vec![project.clone()],
             exec: vec![],
             pip_options: Vec::new(),
+            env: Vec::new(),
         },
     };
     let file = rt.contribute(&plugin, &req).unwrap().value;
@@ -554,6 +558,7 @@ fn a_granted_program_that_never_ends_is_killed_with_its_process_group() {
         read: vec![],
         exec: vec!["sh".into()],
         pip_options: Vec::new(),
+        env: Vec::new(),
     };
     // The grandchild `sleep` is in the same process group as the `sh` the plugin ran.
     let script = format!("{marker} & wait");
@@ -591,6 +596,7 @@ fn a_fifo_in_a_read_grant_is_refused_not_waited_for() {
         read: vec![granted.path().to_path_buf()],
         exec: vec![],
         pip_options: Vec::new(),
+        env: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
@@ -629,13 +635,16 @@ fn child_call_for_peak_rss() {
         ..Limits::default()
     };
     let rt = Runtime::new(dir.path().join("components"), limits).unwrap();
-    let plugin = hostile(&rt);
-    let exec = call["exec"]
-        .as_array()
-        .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default();
+    let plugin = load_file(&rt, &fixture(call["fixture"].as_str().unwrap_or("hostile"))).unwrap();
+    let strings = |key: &str| -> Vec<String> {
+        call[key]
+            .as_array()
+            .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
     let grants = Grants {
-        exec,
+        exec: strings("exec"),
+        env: strings("grant_env"),
         ..Grants::default()
     };
     let outcome = call_with(&rt, &plugin, call["settings"].clone(), grants);
@@ -668,7 +677,38 @@ fn peak_rss_of_call(settings: serde_json::Value, exec: &[&str]) -> (String, u64)
 
 /// [`peak_rss_of_call`] with `env` added to the child's environment.
 fn child_call(settings: serde_json::Value, exec: &[&str], env: &[(&str, &str)]) -> (String, u64) {
-    let call = json!({"settings": settings, "exec": exec});
+    child_call_of("hostile", settings, exec, env)
+}
+
+/// [`child_call`] with `granted` listed in the call's `env` grant.
+fn child_call_granting_env(
+    settings: serde_json::Value,
+    exec: &[&str],
+    granted: &[&str],
+    env: &[(&str, &str)],
+) -> (String, u64) {
+    child_call_with(
+        json!({"fixture": "hostile", "settings": settings, "exec": exec, "grant_env": granted}),
+        env,
+    )
+}
+
+/// One call of the fixture `name` in a child process: its outcome line and peak RSS in MiB.
+fn child_call_of(
+    name: &str,
+    settings: serde_json::Value,
+    exec: &[&str],
+    env: &[(&str, &str)],
+) -> (String, u64) {
+    child_call_with(
+        json!({"fixture": name, "settings": settings, "exec": exec}),
+        env,
+    )
+}
+
+/// Runs the call `call` (see [`child_call_for_peak_rss`]) in a child process with `env` added
+/// to its environment.
+fn child_call_with(call: serde_json::Value, env: &[(&str, &str)]) -> (String, u64) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -746,6 +786,55 @@ fn the_memory_bomb_keeps_the_host_bounded() {
         "{outcome}"
     );
     assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+/// A WAT fixture (`tests/plugins/wat`) that grows memories or tables without end: its attack
+/// ends as the instance's memory limit (64 MiB here), a good call to the same plugin in the
+/// same runtime then works, and in a child process with the default limits the host's peak
+/// RSS stays bounded.
+fn contained_by_the_instance_budget(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let plugin = load_file(&rt, &fixture(name)).expect("the fixture loads");
+    let err = call_with(&rt, &plugin, json!({"mode": "attack"}), Grants::default()).unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::MemoryLimit(limit) if limit == 64 << 20),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "plugin {name} 0.1.0: exceeded its memory limit of 64 MiB"
+        )),
+        "{err}"
+    );
+    let good = call_with(&rt, &plugin, json!({}), Grants::default()).expect("a good call");
+    assert!(good.requirements.is_empty() && good.notes.is_empty());
+    assert_still_serves(&rt, &hostile(&rt));
+
+    let (outcome, peak) = child_call_of(name, json!({"mode": "attack"}), &[], &[]);
+    assert!(
+        outcome.starts_with(&format!(
+            "plugin {name} 0.1.0: exceeded its memory limit of 128 MiB"
+        )),
+        "{outcome}"
+    );
+    eprintln!("{name}: the host's peak RSS was {peak} MiB");
+    assert!(peak < RSS_BOUND_MIB, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn sixteen_memories_share_one_budget() {
+    contained_by_the_instance_budget("multi-memory");
+}
+
+#[test]
+fn a_table_grown_without_end_counts_in_the_budget() {
+    contained_by_the_instance_budget("table-grow");
+}
+
+#[test]
+fn memory_and_a_table_grown_in_turn_share_one_budget() {
+    contained_by_the_instance_budget("memory-and-table");
 }
 
 // --- Output: nothing a plugin returns can change how pip or uv read the files (issue 10) ---
@@ -840,4 +929,22 @@ fn a_granted_program_sees_a_clean_environment() {
         "{names:?}"
     );
     assert!(names.contains(&"PATH"), "{names:?}");
+}
+
+#[test]
+fn an_exec_grant_passes_the_variables_it_lists_and_no_other() {
+    let (outcome, _) = child_call_granting_env(
+        json!({"mode": "exec", "path": "sh", "args": ["-c", "echo \"home=$POETRY_HOME secret=$AWS_SECRET_ACCESS_KEY\""]}),
+        &["sh"],
+        &["POETRY_HOME"],
+        &[
+            ("AWS_SECRET_ACCESS_KEY", "leaked"),
+            ("POETRY_HOME", "/opt/poetry"),
+        ],
+    );
+    assert!(
+        outcome.starts_with("ok, 2 notes: status 0 | home=/opt/poetry secret=")
+            && !outcome.contains("leaked"),
+        "only the listed variable reaches the program: {outcome}"
+    );
 }

@@ -579,6 +579,52 @@ fn an_ungranted_read_capability_is_named_with_how_to_grant_it() {
 }
 
 #[test]
+fn a_broken_provider_is_asked_only_by_pipelines_that_may_use_it() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    // Every export of this provider traps (tests/plugins/wat/broken-provider.wat).
+    ok(
+        home,
+        &[
+            "plugin",
+            "install",
+            fixture("broken-provider").to_str().unwrap(),
+        ],
+    );
+    let project = home.join("project");
+    let builtin_only = write_pipeline(
+        &project,
+        "name: p\nsettings:\n  docker:\n    required_integrations: [sklearn]\n",
+    );
+    let plan = ok_stdout(home, &["plan", "--json", "-f", &builtin_only]);
+    assert!(plan.contains("scikit-learn"), "{plan}");
+    assert!(!plan.contains("broken-provider"), "{plan}");
+
+    // Listing integrations asks every provider: the failure is the plugin's, by name.
+    let err = fails(home, &["integrations", "list"]);
+    assert!(
+        err.contains("plugin broken-provider 0.1.0: crashed"),
+        "{err}"
+    );
+    // So does a name no built-in provider knows, and pinning the provider.
+    let unknown = "name: p\nsettings:\n  docker:\n    required_integrations: [acme_thing]\n";
+    write_pipeline(&project, unknown);
+    let err = fails(home, &["plan", "-f", &builtin_only]);
+    assert!(
+        err.contains("plugin broken-provider 0.1.0: crashed"),
+        "{err}"
+    );
+    let pinned = "name: p\nplugins:\n  - {name: broken-provider, version: \"^0.1\"}\n\
+                  settings:\n  docker:\n    required_integrations: [sklearn]\n";
+    write_pipeline(&project, pinned);
+    let err = fails(home, &["plan", "-f", &builtin_only]);
+    assert!(
+        err.contains("plugin broken-provider 0.1.0: crashed"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_plugin_built_for_api_1_0_loads_and_runs_on_this_host() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();

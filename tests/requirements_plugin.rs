@@ -503,6 +503,7 @@ fn an_ungranted_exec_is_refused_naming_the_program_and_the_grant() {
             read: vec![dir.path().join("proj")],
             exec: Vec::new(),
             pip_options: Vec::new(),
+            env: Vec::new(),
         },
     };
     let err = registry

@@ -37,6 +37,7 @@ fn main() {
             read: site_packages.clone(),
             exec: vec![],
             pip_options: Vec::new(),
+            env: Vec::new(),
         },
     };
     let lines = runtime
@@ -65,6 +66,7 @@ fn main() {
                 read: dirs,
                 exec: vec![],
                 pip_options: Vec::new(),
+                env: Vec::new(),
             },
             ..request.clone()
         };

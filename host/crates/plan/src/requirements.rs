@@ -6,11 +6,14 @@
 //! (integrations, stack, custom providers) is the union, deduplicated and sorted. apt
 //! packages from all sources are merged in order of first appearance, without duplicates.
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use pep440_rs::Version;
-use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{
+    MarkerEnvironment, MarkerEnvironmentBuilder, PackageName, Requirement, VersionOrUrl,
+};
 use serde::Serialize;
 use version_ranges::Ranges;
 
@@ -101,7 +104,8 @@ pub struct InvalidLine {
 /// parse, so no partial requirement set is ever returned.
 pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet, InvalidLine> {
     let mut set = RequirementSet::default();
-    let mut parsed = Vec::new();
+    // Each parsed line with where it sits: (group index in `set.groups`, line index).
+    let mut parsed: Vec<(Requirement, usize, usize)> = Vec::new();
     for group in Group::ALL {
         let mut lines: Vec<Line> = sources
             .iter()
@@ -118,9 +122,9 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
             lines.sort_by(|a, b| a.text.cmp(&b.text).then_with(|| a.origin.cmp(&b.origin)));
             lines.dedup_by(|a, b| a.text == b.text);
         }
-        for line in &lines {
+        for (i, line) in lines.iter().enumerate() {
             if let Some(requirement) = parse_line(line)? {
-                parsed.push((requirement, line.clone()));
+                parsed.push((requirement, set.groups.len(), i));
             }
         }
         if !lines.is_empty() {
@@ -144,7 +148,11 @@ pub fn merge(sources: &[Sourced], platform: &Platform) -> Result<RequirementSet,
                 plugin: s.plugin.clone(),
             }));
     }
-    (set.conflicts, set.conflicts_omitted) = conflicts(&parsed, platform);
+    let lines: Vec<(&Requirement, &Line)> = parsed
+        .iter()
+        .map(|(r, g, i)| (r, &set.groups[*g].lines[*i]))
+        .collect();
+    (set.conflicts, set.conflicts_omitted) = conflicts(&lines, platform);
     Ok(set)
 }
 
@@ -178,12 +186,18 @@ fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
 }
 
 /// The requirement part of a line: pip splits a line into words and reads every word from
-/// the first that starts with `-` as an option of the requirement.
-fn without_options(text: &str) -> String {
-    text.split_whitespace()
-        .take_while(|word| !word.starts_with('-'))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// the first that starts with `-` as an option of the requirement. Most lines have none and
+/// are taken as they are.
+fn without_options(text: &str) -> Cow<'_, str> {
+    if !text.split_whitespace().any(|word| word.starts_with('-')) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.split_whitespace()
+            .take_while(|word| !word.starts_with('-'))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// pip's test for a requirement that is not a name: a path (`.`, `./x`, `../x`, `/x`,
@@ -204,7 +218,9 @@ fn is_path_or_url(requirement: &str) -> bool {
 /// U+2028 and U+2029 as well as at `\n` and `\r`), no trailing `\` (pip joins the next line
 /// to it), and nothing that hides or reorders text on screen (zero-width and bidi controls).
 pub fn check_line_text(text: &str) -> Result<(), String> {
-    if let Some(c) = text.chars().find(|&c| hidden_or_breaking(c)) {
+    // Printable ASCII, as nearly every line is, holds none of them.
+    let printable = text.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if let Some(c) = text.chars().find(|&c| !printable && hidden_or_breaking(c)) {
         return Err(format!(
             "contains U+{:04X}, a control character or one that pip or uv may read as a line \
              break or that hides text on screen",
@@ -261,6 +277,26 @@ pub fn escape_text(text: &str) -> String {
     out
 }
 
+/// The options pip reads from a line of its own in a requirements file (long names, as
+/// `--name`), and `url` for a direct URL reference: what a `pip_options` grant can name.
+pub const PIP_OPTIONS: &[&str] = &[
+    "index-url",
+    "extra-index-url",
+    "no-index",
+    "constraint",
+    "requirement",
+    "editable",
+    "find-links",
+    "no-binary",
+    "only-binary",
+    "prefer-binary",
+    "require-hashes",
+    "pre",
+    "trusted-host",
+    "use-feature",
+    "url",
+];
+
 /// The marker environment of the target, when the Python version is known.
 fn marker_environment(platform: &Platform) -> Option<MarkerEnvironment> {
     let python = platform.python_version.as_str();
@@ -296,43 +332,49 @@ pub const MAX_CONFLICTS_PER_PACKAGE: usize = 10;
 /// markers do not apply to the target (or cannot be evaluated, when the target's Python is
 /// unknown) and URL requirements are left out, so compatible inputs never raise an alarm.
 /// Returns the conflicts shown and how many more lines conflict.
-fn conflicts(parsed: &[(Requirement, Line)], platform: &Platform) -> (Vec<Conflict>, usize) {
+///
+/// Lines are grouped by package name first: a package pinned by one line cannot conflict,
+/// so only packages named more than once are turned into version ranges and compared, in
+/// name order.
+fn conflicts(parsed: &[(&Requirement, &Line)], platform: &Platform) -> (Vec<Conflict>, usize) {
     let env = marker_environment(platform);
-    let mut by_package: BTreeMap<String, Vec<(Ranges<Version>, &Line)>> = BTreeMap::new();
+    let mut by_package: HashMap<&PackageName, Vec<(&VersionSpecifiers, &Line)>> = HashMap::new();
     for (requirement, line) in parsed {
-        let applies = if requirement.marker.is_true() {
-            true
-        } else {
-            env.as_ref()
-                .is_some_and(|env| requirement.marker.evaluate(env, &[]))
-        };
         let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
             continue;
         };
+        let applies = requirement.marker.is_true()
+            || env
+                .as_ref()
+                .is_some_and(|env| requirement.marker.evaluate(env, &[]));
         if applies {
-            let range = Ranges::from(specifiers.clone());
             by_package
-                .entry(requirement.name.to_string())
+                .entry(&requirement.name)
                 .or_default()
-                .push((range, line));
+                .push((specifiers, line));
         }
     }
+    let mut several: Vec<_> = by_package
+        .into_iter()
+        .filter(|(_, lines)| lines.len() > 1)
+        .collect();
+    several.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut found = Vec::new();
     let mut omitted = 0;
-    for (package, ranges) in &by_package {
-        omitted += package_conflicts(package, &distinct(ranges), &mut found);
+    for (package, lines) in several {
+        omitted += package_conflicts(package.as_ref(), &distinct(&lines), &mut found);
     }
     (found, omitted)
 }
 
-/// The first line of each distinct (range, origin): a hundred origins pinning the same
-/// version are one entry per origin, not a hundred pairs to compare.
-fn distinct<'a>(ranges: &[(Ranges<Version>, &'a Line)]) -> Vec<(Ranges<Version>, &'a Line)> {
+/// The range of the first line of each distinct (specifiers, origin): a hundred origins
+/// pinning the same version are one entry per origin, not a hundred pairs to compare.
+fn distinct<'a>(lines: &[(&VersionSpecifiers, &'a Line)]) -> Vec<(Ranges<Version>, &'a Line)> {
     let mut seen = HashSet::new();
-    ranges
+    lines
         .iter()
-        .filter(|(range, line)| seen.insert((range.to_string(), line.origin.as_str())))
-        .cloned()
+        .filter(|(specifiers, line)| seen.insert((*specifiers, line.origin.as_str())))
+        .map(|(specifiers, line)| (Ranges::from((*specifiers).clone()), *line))
         .collect()
 }
 

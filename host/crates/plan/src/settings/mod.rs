@@ -143,6 +143,9 @@ pub struct GrantSpec {
     /// `trusted-host`, `find-links`, `editable`, `requirement`, `constraint`, `pre`, …), and
     /// `url` for direct URL references.
     pub pip_options: Vec<String>,
+    /// Host environment variables passed to the programs it runs (`exec`), besides PATH,
+    /// HOME and LANG; no other reaches them.
+    pub env: Vec<String>,
 }
 
 impl Pipeline {
@@ -537,17 +540,71 @@ fn grants(ctx: &Ctx, node: &Node, base_dir: &Path) -> Result<BTreeMap<String, Gr
             None => Vec::new(),
         };
         let pip_options = match fields.get("pip_options") {
-            Some(n) => ctx.string_list(n, &fields.path("pip_options"))?,
+            Some(n) => checked_list(ctx, n, &fields.path("pip_options"), pip_option_name)?,
+            None => Vec::new(),
+        };
+        let env = match fields.get("env") {
+            Some(n) => checked_list(ctx, n, &fields.path("env"), env_name)?,
             None => Vec::new(),
         };
         let spec = GrantSpec {
             read: read.iter().map(|dir| base_dir.join(dir)).collect(),
             exec,
             pip_options,
+            env,
         };
         grants.insert(plugin.to_owned(), spec);
     }
     Ok(grants)
+}
+
+/// A list of strings, each checked by `check` (an error message and its help), the error at
+/// the item's own line.
+fn checked_list(
+    ctx: &Ctx,
+    node: &Node,
+    path: &str,
+    check: fn(&str) -> std::result::Result<(), (String, String)>,
+) -> Result<Vec<String>> {
+    let items = ctx.string_list(node, path)?;
+    for (i, item) in items.iter().enumerate() {
+        if let Err((message, help)) = check(item) {
+            let at = match &node.value {
+                Value::Seq(nodes) => nodes[i].at,
+                _ => node.at,
+            };
+            return Err(ctx.error_with_help(at, &index(path, i), message, help));
+        }
+    }
+    Ok(items)
+}
+
+/// A `pip_options` grant names an option pip reads in a requirements file (or `url`): a
+/// misspelt one would grant nothing and leave the user wondering why lines are refused.
+fn pip_option_name(name: &str) -> std::result::Result<(), (String, String)> {
+    let known = crate::requirements::PIP_OPTIONS;
+    if known.contains(&name) {
+        return Ok(());
+    }
+    let help = match crate::suggest::closest(name.trim_start_matches('-'), known.iter().copied()) {
+        Some(nearest) => crate::suggest::did_you_mean(&[nearest]),
+        None => format!("the pip options are: {}", known.join(", ")),
+    };
+    Err((format!("unknown pip option `{name}`"), help))
+}
+
+/// An `env` grant names an environment variable: letters, digits and `_`, not starting with
+/// a digit (what a shell can pass on).
+fn env_name(name: &str) -> std::result::Result<(), (String, String)> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        return Ok(());
+    }
+    Err((
+        format!("`{name}` is not an environment variable name"),
+        "use letters, digits and `_`, not starting with a digit, e.g. POETRY_HOME".into(),
+    ))
 }
 
 /// `integration_providers: {feast: acme-integrations}`: which plugin wins an integration name

@@ -190,7 +190,7 @@ pub(crate) const PLUGIN: [Field; 2] = [
 ];
 
 /// One entry of `grants`.
-pub(crate) const GRANT: [Field; 3] = [
+pub(crate) const GRANT: [Field; 4] = [
     field(
         "read",
         Shape::Strings,
@@ -201,6 +201,11 @@ pub(crate) const GRANT: [Field; 3] = [
         "pip_options",
         Shape::Strings,
         "pip options a third-party plugin may return (e.g. extra-index-url), and `url` for direct URL references; refused otherwise.",
+    ),
+    field(
+        "env",
+        Shape::Strings,
+        "Host environment variables passed to the programs the plugin runs (exec), besides PATH, HOME and LANG; no other reaches them.",
     ),
 ];
 

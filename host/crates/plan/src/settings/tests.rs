@@ -1127,6 +1127,39 @@ fn grants_resolve_read_paths_against_the_pipeline_directory() {
 }
 
 #[test]
+fn a_misspelt_pip_option_grant_names_its_line_and_the_nearest_option() {
+    let p = ok("name: p\ngrants:\n  acme:\n    pip_options: [extra-index-url, url]\n");
+    assert_eq!(p.grants["acme"].pip_options, ["extra-index-url", "url"]);
+    let d =
+        err("name: p\ngrants:\n  acme:\n    pip_options:\n      - url\n      - extra-idx-url\n");
+    assert_eq!(
+        (d.field.as_str(), d.line, d.message.as_str()),
+        (
+            "grants.acme.pip_options[1]",
+            6,
+            "unknown pip option `extra-idx-url`"
+        )
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `extra-index-url`?"));
+    let d = err("name: p\ngrants:\n  acme: {pip_options: [--trusted-host]}\n");
+    assert_eq!(d.help.as_deref(), Some("did you mean `trusted-host`?"));
+}
+
+#[test]
+fn an_exec_grant_lists_the_variables_its_programs_get() {
+    let p = ok("name: p\ngrants:\n  acme: {exec: [poetry], env: [POETRY_HOME, _X1]}\n");
+    assert_eq!(p.grants["acme"].env, ["POETRY_HOME", "_X1"]);
+    let d = err("name: p\ngrants:\n  acme: {exec: [poetry], env: [POETRY_HOME, \"A=B\"]}\n");
+    assert_eq!((d.field.as_str(), d.line), ("grants.acme.env[1]", 3));
+    assert!(
+        d.message
+            .contains("`A=B` is not an environment variable name"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
 fn an_inline_stack_maps_component_types_to_flavors() {
     let p = ok("name: p\nstack:\n  artifact_store: {flavor: s3}\n  orchestrator: kubernetes\n");
     let stack = p.stack.unwrap();

@@ -10,8 +10,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::error::ErrorKind;
 
-/// The only host variables a child sees: enough to find programs and pick a locale, never
-/// the host's credentials (`AWS_*`, `DOCKER_AUTH`, tokens).
+/// The host variables every child sees: enough to find programs and pick a locale, never
+/// the host's credentials (`AWS_*`, `DOCKER_AUTH`, tokens). A grant may add names
+/// (`grants: {acme: {exec: [poetry], env: [POETRY_HOME]}}`); nothing else is passed.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG"];
 
 /// What a granted program printed and how it ended.
@@ -21,12 +22,14 @@ pub(crate) struct Ran {
     pub stderr: String,
 }
 
-/// Runs `program` in `dir` with `args`; each of stdout and stderr may hold at most `cap`
-/// bytes. `Err` is a host-side limit: it stops the call.
+/// Runs `program` in `dir` with `args` and the host's values of [`PASSED_ENV`] and `env`;
+/// each of stdout and stderr may hold at most `cap` bytes. `Err` is a host-side limit: it
+/// stops the call.
 pub(crate) async fn run(
     program: &str,
     args: &[String],
     dir: &Path,
+    env: &[String],
     cap: usize,
 ) -> Result<Result<Ran, String>, ErrorKind> {
     let mut cmd = tokio::process::Command::new(program);
@@ -36,6 +39,8 @@ pub(crate) async fn run(
         .envs(
             PASSED_ENV
                 .iter()
+                .copied()
+                .chain(env.iter().map(String::as_str))
                 .filter_map(|k| Some((k, std::env::var_os(k)?))),
         )
         .stdin(Stdio::null())

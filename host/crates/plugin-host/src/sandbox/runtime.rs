@@ -376,6 +376,7 @@ impl Runtime {
             table: ResourceTable::new(),
             limits,
             exec: grants.exec.clone(),
+            env: grants.env.clone(),
             base_dir,
             logs: Vec::new(),
             max_logs: self.limits.log_lines,
@@ -438,7 +439,7 @@ fn effective_grants(plugin: &Plugin, granted: &Grants) -> Result<Grants, PluginE
     } else {
         Vec::new()
     };
-    let exec = granted
+    let exec: Vec<String> = granted
         .exec
         .iter()
         .filter(|p| asks.contains(&Capability::Exec((*p).clone())))
@@ -455,10 +456,17 @@ fn effective_grants(plugin: &Plugin, granted: &Grants) -> Result<Grants, PluginE
             ));
         }
     }
+    // Variables go only to granted programs: without one, nothing is passed.
+    let env = if exec.is_empty() {
+        Vec::new()
+    } else {
+        granted.env.clone()
+    };
     Ok(Grants {
         read,
         exec,
         pip_options: granted.pip_options.clone(),
+        env,
     })
 }
 
@@ -692,6 +700,8 @@ pub(crate) struct HostState {
     table: ResourceTable,
     limits: InstanceLimiter,
     exec: Vec<String>,
+    /// Host variables granted programs get besides PATH, HOME and LANG.
+    env: Vec<String>,
     base_dir: PathBuf,
     logs: Vec<LogLine>,
     max_logs: usize,
@@ -745,7 +755,7 @@ impl wit_host::Host for HostState {
             )));
         }
         self.doing = Some(format!("waiting for `{program}` it ran"));
-        let ran = exec::run(&program, &args, &self.base_dir, self.exec_output).await;
+        let ran = exec::run(&program, &args, &self.base_dir, &self.env, self.exec_output).await;
         self.doing = None;
         Ok(ran.map_err(Stop)?.map(|ran| wit_host::ExecOutput {
             status: ran.status,

@@ -19,6 +19,8 @@ pub struct Grants {
     /// pip options (`extra-index-url`, …, or `url` for direct references) a third-party
     /// plugin's lines may carry; the host checks them, the plugin is not told.
     pub pip_options: Vec<String>,
+    /// Host environment variables passed to the programs it runs, besides PATH, HOME, LANG.
+    pub env: Vec<String>,
 }
 
 /// One call's input.

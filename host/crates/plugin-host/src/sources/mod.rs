@@ -1,8 +1,10 @@
 //! Calling the requirement sources for one image's settings: which plugin serves which
 //! setting, what it is granted, and routing `required_integrations` to the providers whose
 //! catalogue holds each name (or, when several claim a name, the one the pipeline's
-//! `integration_providers` names). The setting that asks for the work is the grant for the
-//! built-in plugins (DESIGN.md §6); third-party plugins get only what `grants:` gives them.
+//! `integration_providers` names). A third-party provider's catalogue is asked only when the
+//! pipeline names that provider or needs an integration no built-in provider offers. The
+//! setting that asks for the work is the grant for the built-in plugins (DESIGN.md §6);
+//! third-party plugins get only what `grants:` gives them.
 //!
 //! The built-in `requirements` plugin may read anywhere inside the project root (the nearest
 //! folder above the pipeline file that holds `.git`, else the pipeline file's folder), so
@@ -302,18 +304,24 @@ fn integrations(
         .filter(|p| p.manifest.group == Group::Integrations && p.manifest.name != "stack")
         .collect();
     let file = pipeline.file.display().to_string();
-    // Integration name → every provider whose catalogue lists it, in registry order.
+    // Integration name → every provider whose catalogue lists it, in registry order (built-in
+    // providers first).
     let mut claimants: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
     let mut known = Vec::new();
-    for provider in &providers {
-        for integration in registry.runtime.catalogue(provider, platform)?.value {
-            let claim = claimants.entry(integration.name.clone()).or_default();
-            if claim.is_empty() {
-                known.push(integration.name);
-            }
-            if !claim.iter().any(|p| p.digest == provider.digest) {
-                claim.push(provider);
-            }
+    let (builtins, third_party): (Vec<&Plugin>, Vec<&Plugin>) = providers
+        .iter()
+        .copied()
+        .partition(|p| p.origin == Origin::Builtin);
+    for provider in builtins {
+        ask_catalogue(registry, provider, platform, &mut claimants, &mut known)?;
+    }
+    let beyond_builtins = docker
+        .required_integrations
+        .iter()
+        .any(|name| !claimants.contains_key(name));
+    for provider in third_party {
+        if beyond_builtins || names_provider(pipeline, provider) {
+            ask_catalogue(registry, provider, platform, &mut claimants, &mut known)?;
         }
     }
     for (name, chosen) in &pipeline.integration_providers {
@@ -386,6 +394,37 @@ fn integrations(
     Ok(())
 }
 
+/// Adds a provider's catalogue to the claims. Its failure is that plugin's, by name.
+fn ask_catalogue<'r>(
+    registry: &Registry,
+    provider: &'r Plugin,
+    platform: &Platform,
+    claimants: &mut BTreeMap<String, Vec<&'r Plugin>>,
+    known: &mut Vec<String>,
+) -> Result<(), SourceError> {
+    for integration in registry.runtime.catalogue(provider, platform)?.value {
+        let claim = claimants.entry(integration.name.clone()).or_default();
+        if claim.is_empty() {
+            known.push(integration.name);
+        }
+        if !claim.iter().any(|p| p.digest == provider.digest) {
+            claim.push(provider);
+        }
+    }
+    Ok(())
+}
+
+/// Whether the pipeline names a third-party provider (pins it in `plugins`, or picks it in
+/// `integration_providers`): then its catalogue is asked even when the built-in ones know
+/// every required name, so that a claim on a built-in name is seen, not silently lost. A
+/// provider the pipeline does not name is asked only for names no built-in provider knows,
+/// so a broken or slow one cannot fail pipelines that do not use it.
+fn names_provider(pipeline: &Pipeline, provider: &Plugin) -> bool {
+    let name = &provider.manifest.name;
+    pipeline.plugins.iter().any(|pin| &pin.name == name)
+        || pipeline.integration_providers.values().any(|p| p == name)
+}
+
 /// Every name in `required_integrations` that no provider knows, each with its
 /// suggestions, at the first of them in the pipeline file.
 fn unknown_integrations(
@@ -448,6 +487,7 @@ fn third_party_grants(pipeline: &Pipeline, plugin: &Plugin) -> Grants {
             read: g.read.iter().map(|dir| normalize_dir(dir)).collect(),
             exec: g.exec.clone(),
             pip_options: g.pip_options.clone(),
+            env: g.env.clone(),
         })
         .unwrap_or_default()
 }
@@ -532,6 +572,7 @@ mod tests {
                 read: vec![PathBuf::from("/nonexistent-project/p")],
                 exec: vec![],
                 pip_options: Vec::new(),
+                env: Vec::new(),
             }
         );
         docker.pyproject_path = Some("../proj/pyproject.toml".into());
