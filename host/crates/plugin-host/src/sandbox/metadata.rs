@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
 use super::error::ErrorKind;
 use super::wit::host_api::{MetadataEntry, MetadataListing};
@@ -133,13 +133,18 @@ impl Reader {
         path: &str,
         headers_only: bool,
     ) -> Result<Option<String>, Failure> {
-        match dir.metadata(path) {
-            Ok(m) if m.is_file() => {}
-            _ => return Ok(None),
-        }
-        let Ok(file) = dir.open(path) else {
+        // Non-blocking, so that opening a FIFO returns at once; then only a regular file is
+        // read. One open and one fstat, where a stat first would walk the path twice.
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        let Ok(file) = dir.open_with(path, &options) else {
             return Ok(None);
         };
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Ok(None);
+        }
         let mut bytes = Vec::new();
         let mut chunk = [0u8; 8192];
         let mut file = file.into_std();

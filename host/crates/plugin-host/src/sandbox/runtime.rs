@@ -214,6 +214,18 @@ impl Runtime {
         origin: Origin,
         label: &str,
     ) -> Result<Plugin, PluginError> {
+        let digest = hex::encode(Sha256::digest(&wasm));
+        self.describe_hashed(wasm, &digest, origin, label)
+    }
+
+    /// [`Self::describe`] of a plugin whose sha256 (hex) is known already (the built-ins').
+    pub fn describe_hashed(
+        &self,
+        wasm: Cow<'static, [u8]>,
+        digest: &str,
+        origin: Origin,
+        label: &str,
+    ) -> Result<Plugin, PluginError> {
         let header = Header::read(&wasm).map_err(|k| PluginError::new(label, k))?;
         let label = format!("{} {}", header.manifest.name, header.manifest.version);
         let fail = |kind| PluginError::new(label.clone(), kind);
@@ -227,7 +239,6 @@ impl Runtime {
                 supported: manifest::supported_api(),
             }));
         }
-        let digest = hex::encode(Sha256::digest(&wasm));
         Ok(Plugin {
             manifest: header.manifest.clone(),
             digest: format!("sha256:{digest}"),
