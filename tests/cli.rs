@@ -40,7 +40,7 @@ fn plugin_list_shows_the_builtins_as_json() {
         .find(|p| p["name"] == "requirements")
         .expect("built-in requirements");
     assert_eq!(requirements["source"], "built-in");
-    assert_eq!(requirements["api"], "1.1.0");
+    assert_eq!(requirements["api"], "1.2.0");
     assert_eq!(requirements["group"], "requirements");
     let digest = requirements["digest"].as_str().unwrap();
     assert!(
@@ -99,7 +99,7 @@ fn inspect_shows_manifest_capabilities_and_interface() {
         v["capabilities"],
         serde_json::json!(["read", "exec:true", "exec:sh", "exec:head"])
     );
-    assert_eq!(v["api_range"], "^1.1");
+    assert_eq!(v["api_range"], "^1.2");
     let exports: Vec<&str> = v["exports"]
         .as_array()
         .unwrap()
@@ -107,7 +107,7 @@ fn inspect_shows_manifest_capabilities_and_interface() {
         .map(|e| e.as_str().unwrap())
         .collect();
     assert!(
-        exports.contains(&"dockwright:plugin/source@1.1.0"),
+        exports.contains(&"dockwright:plugin/source@1.2.0"),
         "{exports:?}"
     );
     let imports: Vec<&str> = v["imports"]
@@ -117,7 +117,7 @@ fn inspect_shows_manifest_capabilities_and_interface() {
         .map(|e| e.as_str().unwrap())
         .collect();
     assert!(
-        imports.contains(&"dockwright:plugin/host@1.1.0"),
+        imports.contains(&"dockwright:plugin/host@1.2.0"),
         "{imports:?}"
     );
 
@@ -142,7 +142,7 @@ fn inspect_of_a_bad_file_or_unknown_name_fails_clearly() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("needs plugin API ^2.0; this host supports 1.1.0"),
+        err.contains("needs plugin API ^2.0; this host supports 1.2.0"),
         "{err}"
     );
 

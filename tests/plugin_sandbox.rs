@@ -380,7 +380,7 @@ fn garbage_core_modules_and_other_api_lines_are_refused_before_compiling() {
     );
     assert_eq!(
         err.to_string(),
-        "plugin future-api 0.1.0: needs plugin API ^2.0; this host supports 1.1.0"
+        "plugin future-api 0.1.0: needs plugin API ^2.0; this host supports 1.2.0"
     );
     assert_eq!(
         rt.compiles(),

@@ -184,7 +184,7 @@ fn installing_checks_everything_before_writing_anything() {
         &["plugin", "install", fixture("future-api").to_str().unwrap()],
     );
     assert!(
-        err.contains("needs plugin API ^2.0; this host supports 1.1.0"),
+        err.contains("needs plugin API ^2.0; this host supports 1.2.0"),
         "{err}"
     );
     // Not wasm at all.
@@ -634,9 +634,9 @@ fn a_plugin_built_for_api_1_0_loads_and_runs_on_this_host() {
         &["plugin", "inspect", api_1_0.to_str().unwrap(), "--json"],
     ))
     .unwrap();
-    // Built against 1.0.0 (its exports and imports say so), served by this 1.1.0 host.
+    // Built against 1.0.0 (its exports and imports say so), served by this 1.2.0 host.
     assert_eq!(inspect["api_range"], "^1.0");
-    assert_eq!(inspect["api"], "1.1.0");
+    assert_eq!(inspect["api"], "1.2.0");
     let exports = inspect["exports"].to_string();
     let imports = inspect["imports"].to_string();
     assert!(
@@ -647,7 +647,10 @@ fn a_plugin_built_for_api_1_0_loads_and_runs_on_this_host() {
         imports.contains("dockwright:plugin/host@1.0.0"),
         "{imports}"
     );
-    assert!(!imports.contains("@1.1.0"), "{imports}");
+    assert!(
+        !imports.contains("@1.1.0") && !imports.contains("@1.2.0"),
+        "{imports}"
+    );
 
     ok(home, &["plugin", "install", api_1_0.to_str().unwrap()]);
     let pipeline = write_pipeline(

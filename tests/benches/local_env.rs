@@ -1,16 +1,20 @@
 //! Benchmark: the `local-env` scan through the plugin runtime against the real `pip freeze`
-//! (and `uv pip freeze`) of the same venv (the tests' `real` venv, ~50 distributions).
-//! Prints the median and minimum of each, side by side, from one run. The goal (DESIGN.md
-//! §10, issue 3) is a scan at least 20× faster than `pip freeze`.
+//! (and `uv pip freeze`) of the same venv, for two venvs: the tests' `real` venv (~50
+//! distributions from PyPI and by hand) and `large-N` (a real venv plus N fake installed
+//! distributions, default 2,000: `BENCH_PACKAGES`). Before timing, the plugin's lines are
+//! checked to be byte for byte what `pip freeze` prints. Prints the median and minimum of each,
+//! side by side, from one run, with runs interleaved. Goals: at least 20× faster than `pip
+//! freeze` (issue 3); 2,000 packages in 40 ms or less (issue 14).
 
 #[path = "../local_env/venvs.rs"]
 mod venvs;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dockwright::plugins::sources::local_env;
-use dockwright::plugins::{Grants, Limits, Origin, Platform, Request, Runtime, builtin};
+use dockwright::plugins::{Limits, Origin, Platform, Request, Runtime, builtin};
 use serde_json::json;
 
 fn main() {
@@ -18,7 +22,21 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
-    let venv = venvs::real();
+    let packages: usize = std::env::var("BENCH_PACKAGES")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2000);
+    let real = venvs::real();
+    let large = venvs::large(packages);
+    for (what, venv) in [
+        ("the tests' `real` venv".to_string(), real),
+        (format!("{packages} fake distributions"), &large),
+    ] {
+        bench(&what, venv, runs);
+    }
+}
+
+fn bench(what: &str, venv: &venvs::Venv, runs: usize) {
     let wasm = builtin::PLUGINS
         .iter()
         .find(|(name, _)| *name == "local-env")
@@ -28,96 +46,98 @@ fn main() {
     let components = cache.path().join("components");
     let runtime = Runtime::new(components.clone(), Limits::default()).unwrap();
     let plugin = runtime.load(wasm, Origin::Builtin, "local-env").unwrap();
-    let site_packages = local_env::locate_with(None, Some(&venv.root)).unwrap();
-    let request = Request {
-        platform: Platform::default(),
-        settings: json!({"replicate_local_python_environment": "pip_freeze", "site_packages": site_packages}),
-        base_dir: venv.root.clone(),
-        grants: Grants {
-            read: site_packages.clone(),
-            exec: vec![],
-            pip_options: Vec::new(),
-            env: Vec::new(),
-        },
-    };
-    let lines = runtime
-        .contribute(&plugin, &request)
-        .unwrap()
-        .value
+    let request = local_env::request(
+        &json!("pip_freeze"),
+        Path::new("/"),
+        Platform::default(),
+        Some(&venv.python()),
+    )
+    .expect("locate the venv");
+    let contribution = runtime.contribute(&plugin, &request).unwrap().value;
+    let ours: String = contribution
         .requirements
-        .len();
+        .iter()
+        .map(|r| format!("{}\n", r.line))
+        .collect();
+    assert_eq!(ours, venv.pip_freeze(), "local-env differs from pip freeze");
     println!(
-        "venv {} ({} requirement lines), {runs} runs each\n",
+        "\n{what}: {} ({} requirement lines, identical to pip freeze), {runs} runs each, interleaved\n",
         venv.root.display(),
-        lines
+        contribution.requirements.len()
     );
 
-    let call = measure(runs, || {
-        runtime.contribute(&plugin, &request).unwrap();
-    });
-    let process_like = measure(runs, || {
-        // What a fresh `dockwright plan` pays: locate (VIRTUAL_ENV, no Python), a new runtime,
-        // the component from the warm on-disk cache, one call.
-        let dirs = local_env::locate_with(None, Some(&venv.root)).unwrap();
+    let process_like = |request: &Request| {
+        // What a fresh `dockwright plan` pays: a new runtime, the component from the warm
+        // on-disk cache, one call (locating the venv is left out: it runs its interpreter).
         let rt = Runtime::new(components.clone(), Limits::default()).unwrap();
         let p = rt.load(wasm, Origin::Builtin, "local-env").unwrap();
-        let req = Request {
-            grants: Grants {
-                read: dirs,
-                exec: vec![],
-                pip_options: Vec::new(),
-                env: Vec::new(),
-            },
-            ..request.clone()
-        };
-        rt.contribute(&p, &req).unwrap();
-    });
-    let pip = measure(runs, || {
+        rt.contribute(&p, request).unwrap();
+    };
+    let pip = || {
         let out = Command::new(venv.root.join("bin/pip"))
             .arg("freeze")
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
             .output()
             .unwrap();
         assert!(out.status.success());
-    });
-    let uv = measure(runs, || {
+    };
+    let uv = || {
         venv.uv_freeze().unwrap();
-    });
-
+    };
+    let mut tasks: Vec<(&str, Box<dyn FnMut() + '_>)> = vec![
+        (
+            "local-env call (plugin loaded, warm compiled cache)",
+            Box::new(|| {
+                runtime.contribute(&plugin, &request).unwrap();
+            }),
+        ),
+        (
+            "local-env: new runtime + load cached + call",
+            Box::new(|| process_like(&request)),
+        ),
+        ("pip freeze (subprocess)", Box::new(pip)),
+        ("uv pip freeze (subprocess)", Box::new(uv)),
+    ];
+    let times = measure_interleaved(runs, &mut tasks);
     println!(
         "{:<58} {:>10} {:>10} {:>12}",
         "", "median", "min", "pip/median"
     );
-    let pip_median = pip.0;
-    for (label, (median, min)) in [
-        ("local-env call (plugin loaded, warm compiled cache)", call),
-        (
-            "local-env: locate + new runtime + load cached + call",
-            process_like,
-        ),
-        ("pip freeze (subprocess)", pip),
-        ("uv pip freeze (subprocess)", uv),
-    ] {
+    let pip_median = times[2].0;
+    for ((label, _), (median, min)) in tasks.iter().zip(&times) {
         println!(
             "{label:<58} {:>8.2}ms {:>8.2}ms {:>11.1}x",
-            ms(median),
-            ms(min),
+            ms(*median),
+            ms(*min),
             pip_median.as_secs_f64() / median.as_secs_f64()
         );
     }
 }
 
-/// (median, minimum) of `runs` timings, after one warm-up run.
-fn measure(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    f();
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
+/// (median, minimum) of each task over `runs` rounds, each round running every task once in
+/// turn (after one warm-up round), so that a change in the machine's load hits all alike.
+fn measure_interleaved(
+    runs: usize,
+    tasks: &mut [(&str, Box<dyn FnMut() + '_>)],
+) -> Vec<(Duration, Duration)> {
+    for (_, f) in tasks.iter_mut() {
+        f();
+    }
+    let mut times = vec![Vec::with_capacity(runs); tasks.len()];
+    for _ in 0..runs {
+        for (i, (_, f)) in tasks.iter_mut().enumerate() {
             let start = Instant::now();
             f();
-            start.elapsed()
+            times[i].push(start.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            (t[t.len() / 2], t[0])
         })
-        .collect();
-    times.sort();
-    (times[times.len() / 2], times[0])
+        .collect()
 }
 
 fn ms(d: Duration) -> f64 {

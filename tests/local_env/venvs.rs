@@ -177,6 +177,68 @@ pub fn broken() -> &'static Venv {
     })
 }
 
+/// The `large-<n>` venv, for the benchmark only: a real venv (pip, setuptools) plus `n` fake
+/// distributions written as an installer leaves them (a `METADATA` with headers and a
+/// description, `INSTALLER`, `RECORD`, `WHEEL`; every tenth from a direct URL). Nothing is
+/// importable; `pip freeze` reads them as installed all the same.
+pub fn large(n: usize) -> Venv {
+    build(&format!("large-{n}"), |venv, _| {
+        let sp = venv.site_packages();
+        for i in 0..n {
+            fake_dist(&sp, i);
+        }
+    })
+}
+
+fn fake_dist(sp: &Path, i: usize) {
+    let name = format!("fake_pkg{i:05}");
+    let version = format!("1.{}.{}", i % 50, i % 7);
+    let d = sp.join(format!("{name}-{version}.dist-info"));
+    std::fs::create_dir_all(&d).unwrap();
+    let requires: String = (1..4)
+        .map(|k| {
+            format!(
+                "Requires-Dist: fake-pkg{:05}>=1.0\n",
+                (i + k * 37) % 100_000
+            )
+        })
+        .collect();
+    let description = format!(
+        "# {name}\n\n{}\n",
+        "A package made for a benchmark. ".repeat(40)
+    );
+    std::fs::write(
+        d.join("METADATA"),
+        format!(
+            "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: Fake package {i}\n\
+             Home-page: https://example.com/{name}\nAuthor: Bench\nLicense: MIT\n\
+             Classifier: Programming Language :: Python :: 3\n\
+             Classifier: License :: OSI Approved :: MIT License\n\
+             Requires-Python: >=3.8\n{requires}\
+             Description-Content-Type: text/markdown\n\n{description}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("INSTALLER"), "pip\n").unwrap();
+    std::fs::write(
+        d.join("WHEEL"),
+        "Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("RECORD"),
+        format!("{name}/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n{name}-{version}.dist-info/METADATA,,\n"),
+    )
+    .unwrap();
+    if i % 10 == 0 {
+        std::fs::write(
+            d.join("direct_url.json"),
+            format!(r#"{{"url": "https://example.com/{name}-{version}.tar.gz", "archive_info": {{"hashes": {{"sha256": "ff"}}}}}}"#),
+        )
+        .unwrap();
+    }
+}
+
 /// The `uv` binary, installed with pip into a tool venv of its own.
 pub fn uv() -> PathBuf {
     static UV: OnceLock<PathBuf> = OnceLock::new();

@@ -18,8 +18,26 @@ fn main() {
         wasm_plugins::copy_if_changed(wasm, &out_dir.join(format!("{name}.wasm")));
     }
     write_index(&out_dir);
+    write_digests(&out_dir);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/wasm_plugins.rs");
+}
+
+/// `builtin_digests.rs`: a `&[(&str, &str)]` of every built-in plugin's sha256 (hex), so that
+/// a command does not hash the embedded plugins on every start.
+fn write_digests(out_dir: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut src = String::from("&[\n");
+    for name in BUILTINS {
+        let wasm = std::fs::read(out_dir.join(format!("{name}.wasm"))).unwrap();
+        let digest = hex::encode(Sha256::digest(&wasm));
+        src.push_str(&format!("    ({name:?}, {digest:?}),\n"));
+    }
+    src.push(']');
+    let path = out_dir.join("builtin_digests.rs");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(src.as_str()) {
+        std::fs::write(path, src).unwrap();
+    }
 }
 
 /// `builtin_plugins.rs`: a `&[(&str, &[u8])]` of every built-in plugin.

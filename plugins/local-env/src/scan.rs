@@ -3,9 +3,32 @@
 //! their file name, in directory order; then `.egg` eggs; then `.egg-link` files.
 //! Nothing is executed and nothing outside the directory is read, except an `.egg-link`
 //! target when it happens to be readable.
+//!
+//! In the sandbox the directory and the metadata of all its entries come from one host call
+//! (`host.read-metadata`, API 1.2) rather than a WASI call per file, which the host hands to
+//! another thread each; natively (the unit tests) the same [`Listing`] is read with `std::fs`.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
+
+/// A directory's entry names, in directory order, with the metadata of its `*.dist-info` and
+/// `*.egg-info` entries: what `host.read-metadata` returns.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub names: Vec<String>,
+    pub entries: Vec<Entry>,
+}
+
+/// One metadata entry of a [`Listing`].
+#[derive(Debug, Default)]
+pub struct Entry {
+    pub file_name: String,
+    /// The first non-empty header block of `METADATA`, `PKG-INFO` or the entry itself.
+    pub headers: Option<String>,
+    /// The text of `direct_url.json`, when present and not empty.
+    pub direct_url: Option<String>,
+}
 
 /// What one site-packages directory holds.
 #[derive(Debug, Default)]
@@ -54,22 +77,28 @@ pub struct EggLink {
 /// Reads `dir`. A missing or unreadable directory is an error; a broken entry is not (it is
 /// read as having no metadata, as importlib does).
 pub fn scan(dir: &str) -> io::Result<Site> {
+    Ok(scan_listing(dir, read_listing(dir)?))
+}
+
+/// The site a listing of `dir` describes.
+pub fn scan_listing(dir: &str, listing: Listing) -> Site {
     let mut site = Site {
         dir: dir.to_string(),
         ..Site::default()
     };
     // importlib's `Lookup` keys metadata entries by the normalised name in their file name
     // and yields the groups in first-seen order: replicate it so "first wins" matches pip.
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let file_name = entry?.file_name().to_string_lossy().into_owned();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for file_name in listing.names {
         let low = file_name.to_lowercase();
         if low.ends_with(".dist-info") || low.ends_with(".egg-info") {
-            let key = lookup_key(&low);
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, names)) => names.push(file_name),
-                None => groups.push((key, vec![file_name])),
+            let next = groups.len();
+            let group = *group_of.entry(lookup_key(&low)).or_insert(next);
+            if group == next {
+                groups.push(Vec::new());
             }
+            groups[group].push(file_name);
         } else if low.ends_with(".egg") {
             site.eggs.push(file_name);
         } else if file_name.ends_with(".egg-link")
@@ -78,11 +107,51 @@ pub fn scan(dir: &str) -> io::Result<Site> {
             site.egg_links.push(link);
         }
     }
-    for name in groups.into_iter().flat_map(|(_, names)| names) {
-        let path = join(dir, &name);
-        site.infos.push(read_info(&path, name));
+    let mut entries: HashMap<String, Entry> = listing
+        .entries
+        .into_iter()
+        .map(|e| (e.file_name.clone(), e))
+        .collect();
+    for name in groups.into_iter().flatten() {
+        let entry = entries.remove(&name).unwrap_or_default();
+        site.infos.push(info(join(dir, &name), name, entry));
     }
-    Ok(site)
+    site
+}
+
+/// The directory through the host, in one call.
+#[cfg(target_arch = "wasm32")]
+pub fn read_listing(dir: &str) -> io::Result<Listing> {
+    let listing = dockwright_plugin_sdk::host::read_metadata(dir).map_err(io::Error::other)?;
+    Ok(Listing {
+        names: listing.names,
+        entries: listing
+            .entries
+            .into_iter()
+            .map(|e| Entry {
+                file_name: e.file_name,
+                headers: e.headers,
+                direct_url: e.direct_url,
+            })
+            .collect(),
+    })
+}
+
+/// The directory read with `std::fs`, as the host reads it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_listing(dir: &str) -> io::Result<Listing> {
+    let mut listing = Listing::default();
+    for entry in std::fs::read_dir(dir)? {
+        let file_name = entry?.file_name().to_string_lossy().into_owned();
+        let low = file_name.to_lowercase();
+        if low.ends_with(".dist-info") || low.ends_with(".egg-info") {
+            listing
+                .entries
+                .push(read_entry(&join(dir, &file_name), file_name.clone()));
+        }
+        listing.names.push(file_name);
+    }
+    Ok(listing)
 }
 
 /// importlib's `Prepared.normalize` of the name part of a metadata file name.
@@ -104,16 +173,25 @@ fn join(dir: &str, name: &str) -> String {
 
 /// Reads a metadata entry: `METADATA`, else `PKG-INFO`, else the entry itself when it is a
 /// file (a distutils `*.egg-info` file); the first non-empty one counts, as in importlib.
-pub fn read_info(path: &str, file_name: String) -> Info {
-    let text = ["METADATA", "PKG-INFO"]
+pub fn read_entry(path: &str, file_name: String) -> Entry {
+    let headers = ["METADATA", "PKG-INFO"]
         .iter()
         .find_map(|f| read_header_block(&join(path, f)))
         .or_else(|| read_header_block(path));
-    let (name, version) = text.as_deref().map(headers).unwrap_or_default();
-    Info {
-        direct_url: read_text(&join(path, "direct_url.json")),
+    Entry {
         file_name,
-        path: path.to_string(),
+        headers,
+        direct_url: read_text(&join(path, "direct_url.json")),
+    }
+}
+
+/// An [`Info`] from a metadata entry at `path`.
+fn info(path: String, file_name: String, entry: Entry) -> Info {
+    let (name, version) = entry.headers.as_deref().map(headers).unwrap_or_default();
+    Info {
+        direct_url: entry.direct_url,
+        file_name,
+        path,
         name,
         version,
     }
@@ -197,7 +275,10 @@ fn read_egg_link(dir: &str, file_name: &str) -> Option<EggLink> {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|n| n.to_lowercase().ends_with(".egg-info"))
-            .map(|n| read_info(&join(&target, &n), n))
+            .map(|n| {
+                let path = join(&target, &n);
+                info(path.clone(), n.clone(), read_entry(&path, n))
+            })
     });
     Some(EggLink {
         file_name: file_name.to_string(),

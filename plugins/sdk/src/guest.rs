@@ -2,7 +2,9 @@
 
 use std::marker::PhantomData;
 
-pub use crate::bindings::dockwright::plugin::host::{self, ExecOutput, LogLevel};
+pub use crate::bindings::dockwright::plugin::host::{
+    self, ExecOutput, LogLevel, MetadataEntry, MetadataListing,
+};
 pub use crate::bindings::dockwright::plugin::types::{
     Contribution, Grant, Integration, Platform, PluginError, Request, Requirement, UnknownName,
 };

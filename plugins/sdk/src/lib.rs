@@ -38,9 +38,10 @@ pub use guest::*;
 pub use suggest::closest_names;
 
 /// The plugin API range this SDK builds against: written into every manifest. The SDK's
-/// bindings are those of `dockwright:plugin@1.1.0`, whose `host-api-version` import a 1.0.0
-/// host lacks, so plugins built with it need a 1.1 host.
-pub const API_RANGE: &str = "^1.1";
+/// bindings are those of `dockwright:plugin@1.2.0`, whose imports (`host-api-version` since
+/// 1.1, `read-metadata` since 1.2) an older host lacks, so plugins built with it need a 1.2
+/// host.
+pub const API_RANGE: &str = "^1.2";
 
 /// The name of the custom section that holds the manifest.
 pub const MANIFEST_SECTION: &str = "dockwright-manifest";

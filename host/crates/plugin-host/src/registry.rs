@@ -23,7 +23,13 @@ impl Registry {
         let runtime = Runtime::new(components.to_path_buf(), limits)?;
         let mut plugins = Vec::new();
         for (name, wasm) in builtin::PLUGINS {
-            plugins.push(runtime.describe(Cow::Borrowed(*wasm), Origin::Builtin, name)?);
+            let digest = builtin::digest(name).expect("every built-in has a build-time digest");
+            plugins.push(runtime.describe_hashed(
+                Cow::Borrowed(*wasm),
+                digest,
+                Origin::Builtin,
+                name,
+            )?);
         }
         for path in installed_files(installed)? {
             let plugin = describe_file(&runtime, &path)?;

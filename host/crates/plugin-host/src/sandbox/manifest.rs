@@ -12,9 +12,9 @@ use super::error::ErrorKind;
 pub const SECTION: &str = "dockwright-manifest";
 
 /// The API versions this host implements, newest first: one per supported line. Within a
-/// line the host serves every older minor too (1.1.0 serves plugins built for `^1.0`):
+/// line the host serves every older minor too (1.2.0 serves plugins built for `^1.0`):
 /// releases only add host functions, which older plugins never import.
-pub(crate) const HOST_API: &[Version] = &[Version::new(1, 1, 0)];
+pub(crate) const HOST_API: &[Version] = &[Version::new(1, 2, 0)];
 
 pub use dockwright_plan::contribution::Group;
 

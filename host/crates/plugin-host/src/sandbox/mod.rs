@@ -1,7 +1,8 @@
 //! The sandbox: a fresh wasmtime store per call with nothing granted by default, limits on
 //! everything a plugin can consume, and checks on everything it returns. Owns the manifest
 //! (read before anything is compiled), one bindings module per released API version, and the
-//! on-disk cache of compiled components.
+//! on-disk cache of compiled components, and the host functions beyond WASI (running a
+//! granted program, reading an environment's metadata in one call).
 
 pub mod builtin;
 mod cache;
@@ -10,6 +11,7 @@ mod exec;
 mod files;
 mod limiter;
 pub mod manifest;
+mod metadata;
 mod runtime;
 mod types;
 mod wit;

@@ -1,5 +1,6 @@
-//! The sandboxed plugin runtime: one wasmtime `Engine` per process, a fresh `Store` per call,
-//! and limits on everything a plugin can consume (time, memory, output, stderr, log lines).
+//! The sandboxed plugin runtime: one wasmtime `Engine` per process (made on the first call
+//! that needs a plugin, so a command that calls none starts no compiler, ticker or linker), a
+//! fresh `Store` per call, and limits on everything a plugin can consume (time, memory, output, stderr, log lines).
 //! Nothing is granted by default: no environment, no network, no files; a read-only preopen
 //! or a host command only for a capability the manifest asks for and the call grants.
 //!
@@ -11,7 +12,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
@@ -25,7 +26,7 @@ use super::limiter::InstanceLimiter;
 use super::manifest::{self, Capability, Header, Manifest};
 use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::wit::{self, SOURCE_EXPORT};
-use super::{exec, files};
+use super::{exec, files, metadata};
 
 /// Epoch ticks are this long; deadlines are counted in them.
 const TICK: Duration = Duration::from_millis(10);
@@ -125,29 +126,47 @@ pub struct Outcome<T> {
 }
 
 pub struct Runtime {
+    cache_dir: PathBuf,
+    limits: Limits,
+    /// Made by the first call that needs a plugin.
+    wasm: OnceLock<Wasm>,
+}
+
+/// What running any plugin needs: the engine (with its epoch ticker), the linker holding
+/// WASI and the host API, and the compiled-component cache keyed by the engine.
+struct Wasm {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompileCache,
-    limits: Limits,
 }
 
-impl Runtime {
-    /// A runtime whose compiled components are cached in `cache_dir`.
-    pub fn new(cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Runtime> {
+impl Wasm {
+    fn new(cache_dir: PathBuf) -> wasmtime::Result<Wasm> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
-        start_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         files::guard_open(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
         let cache = CompileCache::new(cache_dir, &engine);
-        Ok(Runtime {
+        start_ticker(&engine);
+        Ok(Wasm {
             engine,
             linker,
             cache,
+        })
+    }
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached in `cache_dir`. Nothing wasm is made
+    /// until a plugin is first prepared.
+    pub fn new(cache_dir: PathBuf, limits: Limits) -> anyhow::Result<Runtime> {
+        Ok(Runtime {
+            cache_dir,
             limits,
+            wasm: OnceLock::new(),
         })
     }
 
@@ -157,7 +176,26 @@ impl Runtime {
 
     /// How many components were compiled (not loaded from the cache) by this runtime.
     pub fn compiles(&self) -> usize {
-        self.cache.compiles()
+        self.wasm.get().map_or(0, |w| w.cache.compiles())
+    }
+
+    /// Whether the wasm engine has been made (some plugin was prepared).
+    pub fn is_started(&self) -> bool {
+        self.wasm.get().is_some()
+    }
+
+    /// The engine, linker and cache, made on first use.
+    fn wasm(&self, plugin: &Plugin) -> Result<&Wasm, PluginError> {
+        if let Some(wasm) = self.wasm.get() {
+            return Ok(wasm);
+        }
+        let made = Wasm::new(self.cache_dir.clone()).map_err(|e| {
+            PluginError::new(
+                plugin.label(),
+                ErrorKind::Compile(format!("start the wasm engine: {e:#}")),
+            )
+        })?;
+        Ok(self.wasm.get_or_init(|| made))
     }
 
     /// Checks, compiles (or loads from the cache) and links a plugin. The manifest and the API
@@ -176,6 +214,18 @@ impl Runtime {
         origin: Origin,
         label: &str,
     ) -> Result<Plugin, PluginError> {
+        let digest = hex::encode(Sha256::digest(&wasm));
+        self.describe_hashed(wasm, &digest, origin, label)
+    }
+
+    /// [`Self::describe`] of a plugin whose sha256 (hex) is known already (the built-ins').
+    pub fn describe_hashed(
+        &self,
+        wasm: Cow<'static, [u8]>,
+        digest: &str,
+        origin: Origin,
+        label: &str,
+    ) -> Result<Plugin, PluginError> {
         let header = Header::read(&wasm).map_err(|k| PluginError::new(label, k))?;
         let label = format!("{} {}", header.manifest.name, header.manifest.version);
         let fail = |kind| PluginError::new(label.clone(), kind);
@@ -189,7 +239,6 @@ impl Runtime {
                 supported: manifest::supported_api(),
             }));
         }
-        let digest = hex::encode(Sha256::digest(&wasm));
         Ok(Plugin {
             manifest: header.manifest.clone(),
             digest: format!("sha256:{digest}"),
@@ -212,12 +261,13 @@ impl Runtime {
             return Ok(pre);
         }
         let fail = |kind| PluginError::new(plugin.label(), kind);
+        let wasm = self.wasm(plugin)?;
         let digest = plugin.digest.trim_start_matches("sha256:");
-        let component = self
+        let component = wasm
             .cache
-            .load(&self.engine, &plugin.wasm, digest)
+            .load(&wasm.engine, &plugin.wasm, digest)
             .map_err(|e| fail(ErrorKind::Compile(format!("{e:#}"))))?;
-        let instance_pre = self
+        let instance_pre = wasm
             .linker
             .instantiate_pre(&component)
             .map_err(|e| fail(ErrorKind::Link(format!("{e:#}"))))?;
@@ -377,6 +427,11 @@ impl Runtime {
             limits,
             exec: grants.exec.clone(),
             env: grants.env.clone(),
+            read: grants.read.clone(),
+            deadline: metadata::Deadline {
+                at: Instant::now() + self.limits.deadline,
+                limit: self.limits.deadline,
+            },
             base_dir,
             logs: Vec::new(),
             max_logs: self.limits.log_lines,
@@ -385,7 +440,8 @@ impl Runtime {
             plugin: label,
             plugin_name: plugin.manifest.name.clone(),
         };
-        let mut store = Store::new(&self.engine, state);
+        let engine = &self.wasm(plugin)?.engine;
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(ticks(self.limits.deadline));
         store.epoch_deadline_trap();
@@ -702,6 +758,10 @@ pub(crate) struct HostState {
     exec: Vec<String>,
     /// Host variables granted programs get besides PATH, HOME and LANG.
     env: Vec<String>,
+    /// The directories granted for reading (`host.read-metadata` stays inside them).
+    read: Vec<PathBuf>,
+    /// When the call must end: host code that cannot be interrupted looks at it.
+    deadline: metadata::Deadline,
     base_dir: PathBuf,
     logs: Vec<LogLine>,
     max_logs: usize,
@@ -766,6 +826,14 @@ impl wit_host::Host for HostState {
 
     async fn host_api_version(&mut self) -> wasmtime::Result<String> {
         Ok(manifest::HOST_API[0].to_string())
+    }
+
+    async fn read_metadata(
+        &mut self,
+        dir: String,
+    ) -> wasmtime::Result<Result<wit_host::MetadataListing, String>> {
+        // On this thread, not handed to a blocking one: one call instead of thousands.
+        Ok(metadata::read(&self.read, &dir, self.deadline).map_err(Stop)?)
     }
 }
 
