@@ -4,24 +4,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
-
-use std::io::IsTerminal;
 
 use crate::Dirs;
 use crate::commands::{
     self, Gathered, Host, KubernetesRun, Offered, Orchestrator, PipelineArgs, Planned, RunArgs,
 };
-use crate::engine::{BuildProgress, BuildStep, LogLine, PlainProgress};
+use crate::engine::LogLine;
 use crate::images::ImageResult;
-use crate::plan::{ImagePlan, Plan};
+use crate::plan::Plan;
 use crate::plugins::distribution::lock::LockOutcome;
 use crate::plugins::{self, Limits, Origin, Plugin};
 use crate::run::RunError;
 
+mod display;
 mod plugin_commands;
 mod tools;
+
+use display::{ColorChoice, Display, Output};
 
 #[derive(Parser)]
 #[command(
@@ -32,8 +33,22 @@ mod tools;
 struct Cli {
     #[command(flatten)]
     sandbox: SandboxArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How much is printed, and in colour or not.
+#[derive(Args)]
+struct OutputArgs {
+    /// Print every line of every build step as it comes (the full output is always kept in a
+    /// log file under the data directory).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
 }
 
 /// Limits for every plugin call.
@@ -220,11 +235,18 @@ enum PluginCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let choice = ColorChoice::from_args(&args);
+    let matches = Cli::command()
+        .color(choice.for_clap())
+        .get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let output = Output::new(cli.output.color, cli.output.verbose);
+    match run(cli, output) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            let prefix = output.paint(console::Style::new().red().bold(), "error:");
+            eprintln!("{prefix} {}", message(&e));
             exit_code_for(&e)
         }
     }
@@ -266,7 +288,7 @@ fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, output: Output) -> anyhow::Result<ExitCode> {
     let host = Host {
         dirs: Dirs::from_env(),
         limits: cli.sandbox.limits(),
@@ -309,14 +331,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let planned = plan(&host, file, strict, lock)?;
             print_warnings(&planned);
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
-            let mut progress = progress_for(json);
+            let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, json);
             let results = block_on(commands::build(
                 &host,
                 &planned,
                 push,
                 registry,
-                &mut progress,
-            ))?;
+                &mut display.progress_for(),
+            ))
+            .map_err(|e| display.with_log_path(e))?;
             print_results(&results);
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -341,7 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
             if commands::orchestrator(&planned, asked) == Orchestrator::Kubernetes {
                 let reuse = !reuse.no_registry_reuse;
-                return run_on_kubernetes(&host, &planned, reuse, dry_run, jobs);
+                return run_on_kubernetes(&host, &planned, reuse, dry_run, jobs, output);
             }
             if dry_run {
                 anyhow::bail!(
@@ -349,7 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
-            let mut progress = progress_for(false);
+            let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, false);
             let args = RunArgs {
                 jobs,
                 keep,
@@ -357,7 +380,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 registry,
             };
             let print = |line: &LogLine| println!("{line}");
-            let results = block_on(commands::run(&host, &planned, &args, &mut progress, print))?;
+            let mut progress = display.progress_for();
+            let results = block_on(commands::run(&host, &planned, &args, &mut progress, print))
+                .map_err(|e| display.with_log_path(e))?;
             print_results(&results);
             let pipeline = &planned.gathered.pipeline;
             eprintln!(
@@ -426,17 +451,19 @@ fn look_in_registry(
 }
 
 /// `run` on Kubernetes: the settings are checked before anything is built; Ctrl-C deletes
-/// the run's Jobs.
+/// the run's Jobs. A dry run shows the builds as plain lines (its stdout is YAML).
 fn run_on_kubernetes(
     host: &Host,
     planned: &Planned,
     reuse: bool,
     dry_run: bool,
     jobs: usize,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let kubernetes = commands::kubernetes_settings(planned)?;
     let registry = look_in_registry(planned, true, reuse)?;
-    let mut progress = progress_for(dry_run);
+    let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, dry_run);
+    let mut progress = display.progress_for();
     let print = |line: dockwright_kube::LogLine| println!("[{}] {}", line.step, line.text);
     let cancel = async {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -456,7 +483,8 @@ fn run_on_kubernetes(
         &mut progress,
         print,
         cancel,
-    ))?;
+    ))
+    .map_err(|e| display.with_log_path(e))?;
     match ran {
         KubernetesRun::Manifests { images, yaml } => {
             print_results(&images);
@@ -587,18 +615,6 @@ fn print_warnings(planned: &Planned) {
     }
 }
 
-/// A progress bar per image on a terminal, plain lines otherwise (and with `--json`).
-fn progress_for(json: bool) -> impl FnMut(&ImagePlan) -> Box<dyn BuildProgress> {
-    let fancy = !json && std::io::stderr().is_terminal();
-    move |image: &ImagePlan| -> Box<dyn BuildProgress> {
-        if fancy {
-            Box::new(BarProgress::new(&image.name))
-        } else {
-            Box::new(PlainProgress(std::io::stderr()))
-        }
-    }
-}
-
 fn print_results(results: &[ImageResult]) {
     for r in results {
         let found;
@@ -618,39 +634,6 @@ fn print_results(results: &[ImageResult]) {
             .map(|d| format!(", pushed {d}"))
             .unwrap_or_default();
         eprintln!("{}: {what}{pushed}", r.name);
-    }
-}
-
-/// A progress bar per image: the current instruction and the elapsed time.
-struct BarProgress {
-    bar: indicatif::ProgressBar,
-}
-
-impl BarProgress {
-    fn new(image: &str) -> BarProgress {
-        let bar = indicatif::ProgressBar::new_spinner();
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}")
-            .expect("valid template");
-        bar.set_style(style);
-        bar.set_prefix(image.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        BarProgress { bar }
-    }
-}
-
-impl BuildProgress for BarProgress {
-    fn step(&mut self, step: &BuildStep) {
-        let mut instruction = step.instruction.clone();
-        instruction.truncate(instruction.floor_char_boundary(80));
-        self.bar
-            .set_message(format!("{}/{} {instruction}", step.index, step.total));
-    }
-    fn output(&mut self, _line: &str) {}
-}
-
-impl Drop for BarProgress {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
     }
 }
 
@@ -795,7 +778,6 @@ fn print_integrations(offered: &[Offered], json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     /// Every option, argument and subcommand a user can type, with its path.
     fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
