@@ -177,7 +177,10 @@ case!(
     pipeline_name_with_capitals_and_spaces,
     "40-pipeline-name-with-capitals-and-spaces"
 );
-case!(invalid_explicit_image_name, "41-invalid-explicit-image-name");
+case!(
+    invalid_explicit_image_name,
+    "41-invalid-explicit-image-name"
+);
 
 #[test]
 fn every_case_folder_has_a_test() {

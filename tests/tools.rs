@@ -670,10 +670,16 @@ fn a_failing_build_names_its_log_which_holds_every_step_output() {
         printed(2),
         "# failed after".to_string(),
     ] {
-        assert!(log.contains(&expected), "the log lacks {expected:?}:\n{log}");
+        assert!(
+            log.contains(&expected),
+            "the log lacks {expected:?}:\n{log}"
+        );
     }
     let tag = format!("dockwright-display-test:{name}");
-    assert!(!docker(&["image", "inspect", &tag]).status.success(), "no tag");
+    assert!(
+        !docker(&["image", "inspect", &tag]).status.success(),
+        "no tag"
+    );
 }
 
 #[test]
@@ -681,7 +687,11 @@ fn build_output_goes_to_the_log_and_to_stderr_only_with_verbose() {
     ensure_base_image();
     let home = Home::new();
     for verbose in [false, true] {
-        let name = unique(if verbose { "display-verbose" } else { "display-quiet" });
+        let name = unique(if verbose {
+            "display-verbose"
+        } else {
+            "display-quiet"
+        });
         let project = dockerfile_project(&name, &[&format!("echo out-$((6*7))-{name}")]);
         let file = project.path().join("dockwright.yaml");
         let mut args = vec!["build", "-f", file.to_str().unwrap()];
@@ -738,11 +748,20 @@ fn no_color_leaves_no_escape_code_on_a_terminal_where_bars_are_drawn_otherwise()
     let missing = home.path().join("missing.yaml");
     let missing = missing.to_str().unwrap();
     let error = on_a_terminal(&home, &["plan", "-f", missing], &[]);
-    assert!(error.contains('\u{1b}'), "the terminal is coloured: {error:?}");
+    assert!(
+        error.contains('\u{1b}'),
+        "the terminal is coloured: {error:?}"
+    );
     let error = on_a_terminal(&home, &["plan", "-f", missing], &[("NO_COLOR", "1")]);
-    assert!(error.contains("error:") && !error.contains('\u{1b}'), "{error:?}");
+    assert!(
+        error.contains("error:") && !error.contains('\u{1b}'),
+        "{error:?}"
+    );
     let error = on_a_terminal(&home, &["plan", "-f", missing, "--color", "never"], &[]);
-    assert!(error.contains("error:") && !error.contains('\u{1b}'), "{error:?}");
+    assert!(
+        error.contains("error:") && !error.contains('\u{1b}'),
+        "{error:?}"
+    );
 
     for no_color in [true, false] {
         let name = unique("display-terminal");

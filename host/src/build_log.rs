@@ -135,7 +135,10 @@ mod tests {
         let path = log.path().to_path_buf();
         assert!(path.starts_with(dir.path().join("My_Pipeline")), "{path:?}");
         let name = path.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with("dockwright_p-2") && name.ends_with("Z.log"), "{name}");
+        assert!(
+            name.starts_with("dockwright_p-2") && name.ends_with("Z.log"),
+            "{name}"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("Step 2/3 : RUN echo hi\nhi\n"), "{text}");
     }
@@ -159,6 +162,9 @@ mod tests {
         assert!(!oldest[0].exists(), "the oldest of {} goes", KEEP + 1);
         assert!(oldest[1..].iter().all(|p| p.exists()));
         assert!(newest.path().exists());
-        assert!(other_image.exists() && not_a_log.exists(), "other files stay");
+        assert!(
+            other_image.exists() && not_a_log.exists(),
+            "other files stay"
+        );
     }
 }

@@ -386,7 +386,11 @@ mod tests {
         let set = Some(OsStr::new("1"));
         assert!(colour_on(ColorChoice::Auto, None, true));
         assert!(!colour_on(ColorChoice::Auto, set, true));
-        assert!(!colour_on(ColorChoice::Auto, Some(OsStr::new("false")), true));
+        assert!(!colour_on(
+            ColorChoice::Auto,
+            Some(OsStr::new("false")),
+            true
+        ));
         assert!(
             colour_on(ColorChoice::Auto, Some(OsStr::new("")), true),
             "an empty NO_COLOR does not count"
@@ -427,9 +431,8 @@ mod tests {
 
     #[test]
     fn the_color_option_is_read_before_clap_in_both_spellings() {
-        let args = |list: &[&str]| -> Vec<std::ffi::OsString> {
-            list.iter().map(Into::into).collect()
-        };
+        let args =
+            |list: &[&str]| -> Vec<std::ffi::OsString> { list.iter().map(Into::into).collect() };
         assert_eq!(
             ColorChoice::from_args(&args(&["dockwright", "--color", "never", "build"])),
             ColorChoice::Never

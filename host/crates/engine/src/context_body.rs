@@ -139,7 +139,11 @@ mod tests {
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_SIZE));
         let joined: Vec<u8> = chunks.concat();
         assert_eq!(joined.len(), 1_200_000);
-        assert_eq!(sent.load(Ordering::Relaxed), 1_200_000, "every byte counted");
+        assert_eq!(
+            sent.load(Ordering::Relaxed),
+            1_200_000,
+            "every byte counted"
+        );
         assert_eq!(&joined[4 * 299_999..], &299_999u32.to_le_bytes());
     }
 

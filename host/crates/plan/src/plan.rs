@@ -1309,28 +1309,22 @@ mod tests {
         // Cut just after a separator: the dash does not stay at the end.
         let cut = derived_tag(&format!("{} b", "a".repeat(MAX_TAG - 1))).unwrap();
         assert_eq!(cut, "a".repeat(MAX_TAG - 1));
-        assert_eq!(derived_tag("My Training Pipeline"), derived_tag("My Training Pipeline"));
+        assert_eq!(
+            derived_tag("My Training Pipeline"),
+            derived_tag("My Training Pipeline")
+        );
         assert!(derived_tag("!!! ---").is_err());
     }
 
     #[test]
     fn a_pipeline_named_with_capitals_and_spaces_names_valid_images() {
         let f = Fixture::new();
-        let p = f.pipeline("name: My Training Pipeline
-settings:
-  docker:
-    parent_image: example/python:3.11
-    requirements: [numpy]
-    allow_including_files_in_images: false
-steps:
-  - name: Load Data
-    command: [python, load.py]
-  - name: Train Model
-    command: [python, train.py]
-    settings:
-      docker: {apt_packages: [libgomp1]}
-");
-        let plan = plan(&p, &f.resolved(&p)).unwrap();
+        let p = f.pipeline(concat!(
+            "name: My Training Pipeline\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n",
+            "steps:\n  - {name: Load Data, command: [a]}\n",
+            "  - name: Train Model\n    command: [b]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
+        ));
+        let plan = plan_with(&p, &["numpy"]).unwrap();
         let names: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
@@ -1339,7 +1333,10 @@ steps:
                 "dockwright:my-training-pipeline-train-model"
             ]
         );
-        assert_eq!(plan.pipeline, "My Training Pipeline", "the name itself is kept");
+        assert_eq!(
+            plan.pipeline, "My Training Pipeline",
+            "the name itself is kept"
+        );
     }
 
     #[test]
