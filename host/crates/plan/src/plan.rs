@@ -1321,8 +1321,8 @@ mod tests {
         let f = Fixture::new();
         let p = f.pipeline(concat!(
             "name: My Training Pipeline\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n",
-            "steps:\n  - {name: Load Data, command: [a]}\n",
-            "  - name: Train Model\n    command: [b]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
+            "steps:\n  - {name: Load_Data, command: [a]}\n",
+            "  - name: Train_Model\n    command: [b]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
         ));
         let plan = plan_with(&p, &["numpy"]).unwrap();
         let names: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
@@ -1330,7 +1330,7 @@ mod tests {
             names,
             [
                 "dockwright:my-training-pipeline",
-                "dockwright:my-training-pipeline-train-model"
+                "dockwright:my-training-pipeline-train_model"
             ]
         );
         assert_eq!(
