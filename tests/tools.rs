@@ -664,9 +664,12 @@ fn a_failing_build_names_its_log_which_holds_every_step_output() {
     assert_eq!(build_logs(&home, &name), [path.to_path_buf()]);
     let log = std::fs::read_to_string(path).unwrap();
     for expected in [
-        format!("Step 2/3 : RUN echo {}", marker(1)),
+        // The engine adds its label steps after these: the total is not 3.
+        format!("Step 2/"),
+        format!(" : RUN echo {}", marker(1)),
         printed(1),
-        format!("Step 3/3 : RUN echo {} && exit 1", marker(2)),
+        format!("Step 3/"),
+        format!(" : RUN echo {} && exit 1", marker(2)),
         printed(2),
         "# failed after".to_string(),
     ] {
@@ -701,7 +704,8 @@ fn build_output_goes_to_the_log_and_to_stderr_only_with_verbose() {
         let (_, stderr) = home.ok(&args);
         let output_line = format!("out-42-{name}");
         assert!(
-            stderr.contains(&format!("step 2/3: RUN echo out-$((6*7))-{name}")),
+            stderr.contains("step 2/")
+                && stderr.contains(&format!(": RUN echo out-$((6*7))-{name}")),
             "each step is still said: {stderr}"
         );
         assert!(stderr.contains("of build context sent"), "{stderr}");
@@ -773,7 +777,7 @@ fn no_color_leaves_no_escape_code_on_a_terminal_where_bars_are_drawn_otherwise()
         assert!(!shown.contains(&format!("out-42-{name}")), "{shown}");
         if no_color {
             assert!(!shown.contains('\u{1b}'), "NO_COLOR: {shown:?}");
-            assert!(shown.contains("step 2/3:"), "plain lines: {shown:?}");
+            assert!(shown.contains("step 2/"), "plain lines: {shown:?}");
         } else {
             assert!(shown.contains('\u{1b}'), "a bar: {shown:?}");
             assert!(shown.contains("context sent"), "{shown:?}");
