@@ -665,10 +665,10 @@ fn a_failing_build_names_its_log_which_holds_every_step_output() {
     let log = std::fs::read_to_string(path).unwrap();
     for expected in [
         // The engine adds its label steps after these: the total is not 3.
-        format!("Step 2/"),
+        "Step 2/".to_string(),
         format!(" : RUN echo {}", marker(1)),
         printed(1),
-        format!("Step 3/"),
+        "Step 3/".to_string(),
         format!(" : RUN echo {} && exit 1", marker(2)),
         printed(2),
         "# failed after".to_string(),
