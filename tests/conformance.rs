@@ -173,6 +173,14 @@ case!(
     build_option_that_cannot_be_honoured,
     "25-build-option-that-cannot-be-honoured"
 );
+case!(
+    pipeline_name_with_capitals_and_spaces,
+    "40-pipeline-name-with-capitals-and-spaces"
+);
+case!(
+    invalid_explicit_image_name,
+    "41-invalid-explicit-image-name"
+);
 
 #[test]
 fn every_case_folder_has_a_test() {

@@ -601,3 +601,187 @@ fn clean_removes_a_pipelines_images_and_records_and_says_how_much() {
     let (out, _) = home.ok(&["clean", "-f", file, "--dry-run"]);
     assert_eq!(out, "would free 0 B\n");
 }
+
+/// A project whose only image is built from its own Dockerfile (`RUN` lines given), under a
+/// pipeline named `name` with a tag of its own.
+fn dockerfile_project(name: &str, runs: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: String = runs.iter().map(|r| format!("RUN {r}\n")).collect();
+    write(
+        dir.path(),
+        &[
+            (
+                "dockwright.yaml",
+                &format!(
+                    "name: {name}\nsettings:\n  docker:\n    dockerfile: docker/Dockerfile\n    build_context_root: docker\n    target_repository: dockwright-display-test\n    image_tag: {name}\n    allow_including_files_in_images: false\n"
+                ),
+            ),
+            ("docker/Dockerfile", &format!("FROM {BASE_IMAGE}\n{runs}")),
+        ],
+    );
+    dir
+}
+
+/// The build logs of pipeline `name`, oldest first.
+fn build_logs(home: &Home, name: &str) -> Vec<PathBuf> {
+    let dir = home.path().join("data/logs").join(name);
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no logs in {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    logs.sort();
+    logs
+}
+
+#[test]
+fn a_failing_build_names_its_log_which_holds_every_step_output() {
+    ensure_base_image();
+    let home = Home::new();
+    let name = unique("display-fails");
+    // Printed by the shell, not written in the instruction: only the step's output holds it.
+    let marker = |n: u32| format!("out-$(({n}*7))-{name}");
+    let printed = |n: u32| format!("out-{}-{name}", n * 7);
+    let project = dockerfile_project(
+        &name,
+        &[
+            &format!("echo {}", marker(1)),
+            &format!("echo {} && exit 1", marker(2)),
+        ],
+    );
+    let file = project.path().join("dockwright.yaml");
+    let stderr = home.fails(&["build", "-f", file.to_str().unwrap()]);
+
+    assert!(stderr.contains("build failed at step 3/"), "{stderr}");
+    assert!(
+        stderr.contains(&printed(2)),
+        "the tail is shown, as before: {stderr}"
+    );
+    let path = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("the full build log: "))
+        .unwrap_or_else(|| panic!("no log path in: {stderr}"));
+    let path = Path::new(path);
+    assert_eq!(build_logs(&home, &name), [path.to_path_buf()]);
+    let log = std::fs::read_to_string(path).unwrap();
+    for expected in [
+        // The engine adds its label steps after these: the total is not 3.
+        "Step 2/".to_string(),
+        format!(" : RUN echo {}", marker(1)),
+        printed(1),
+        "Step 3/".to_string(),
+        format!(" : RUN echo {} && exit 1", marker(2)),
+        printed(2),
+        "# failed after".to_string(),
+    ] {
+        assert!(
+            log.contains(&expected),
+            "the log lacks {expected:?}:\n{log}"
+        );
+    }
+    let tag = format!("dockwright-display-test:{name}");
+    assert!(
+        !docker(&["image", "inspect", &tag]).status.success(),
+        "no tag"
+    );
+}
+
+#[test]
+fn build_output_goes_to_the_log_and_to_stderr_only_with_verbose() {
+    ensure_base_image();
+    let home = Home::new();
+    for verbose in [false, true] {
+        let name = unique(if verbose {
+            "display-verbose"
+        } else {
+            "display-quiet"
+        });
+        let project = dockerfile_project(&name, &[&format!("echo out-$((6*7))-{name}")]);
+        let file = project.path().join("dockwright.yaml");
+        let mut args = vec!["build", "-f", file.to_str().unwrap()];
+        if verbose {
+            args.push("--verbose");
+        }
+        let (_, stderr) = home.ok(&args);
+        let output_line = format!("out-42-{name}");
+        assert!(
+            stderr.contains("step 2/")
+                && stderr.contains(&format!(": RUN echo out-$((6*7))-{name}")),
+            "each step is still said: {stderr}"
+        );
+        assert!(stderr.contains("of build context sent"), "{stderr}");
+        assert_eq!(
+            stderr.contains(&output_line),
+            verbose,
+            "the RUN output on stderr (verbose: {verbose}): {stderr}"
+        );
+        assert!(!stderr.contains('\u{1b}'), "no escape codes into a pipe");
+        let logs = build_logs(&home, &name);
+        assert_eq!(logs.len(), 1);
+        let log = std::fs::read_to_string(&logs[0]).unwrap();
+        assert!(log.contains(&output_line), "{log}");
+        assert!(log.contains("# built after"), "{log}");
+        docker(&["rmi", &format!("dockwright-display-test:{name}")]);
+    }
+}
+
+/// `dockwright ARGS` on a pseudo-terminal (util-linux `script`), with `env` added; what the
+/// terminal showed (stdout and stderr together).
+fn on_a_terminal(home: &Home, args: &[&str], env: &[(&str, &str)]) -> String {
+    let command_line: Vec<String> = std::iter::once(dockwright_tests::dockwright_bin())
+        .map(|p| p.display().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| format!("'{a}'"))
+        .collect();
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command_line.join(" "), "/dev/null"])
+        .env("DOCKWRIGHT_CACHE_DIR", home.path().join("cache"))
+        .env("DOCKWRIGHT_DATA_DIR", home.path().join("data"))
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        script.env(key, value);
+    }
+    text(&script.output().expect("util-linux `script`").stdout)
+}
+
+#[test]
+fn no_color_leaves_no_escape_code_on_a_terminal_where_bars_are_drawn_otherwise() {
+    ensure_base_image();
+    let home = Home::new();
+    let missing = home.path().join("missing.yaml");
+    let missing = missing.to_str().unwrap();
+    let error = on_a_terminal(&home, &["plan", "-f", missing], &[]);
+    assert!(
+        error.contains('\u{1b}'),
+        "the terminal is coloured: {error:?}"
+    );
+    let error = on_a_terminal(&home, &["plan", "-f", missing], &[("NO_COLOR", "1")]);
+    assert!(
+        error.contains("error:") && !error.contains('\u{1b}'),
+        "{error:?}"
+    );
+    let error = on_a_terminal(&home, &["plan", "-f", missing, "--color", "never"], &[]);
+    assert!(
+        error.contains("error:") && !error.contains('\u{1b}'),
+        "{error:?}"
+    );
+
+    for no_color in [true, false] {
+        let name = unique("display-terminal");
+        let project = dockerfile_project(&name, &[&format!("echo out-$((6*7))-{name}")]);
+        let file = project.path().join("dockwright.yaml");
+        let env: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+        let shown = on_a_terminal(&home, &["build", "-f", file.to_str().unwrap()], env);
+        assert!(shown.contains("built"), "{shown}");
+        assert!(!shown.contains(&format!("out-42-{name}")), "{shown}");
+        if no_color {
+            assert!(!shown.contains('\u{1b}'), "NO_COLOR: {shown:?}");
+            assert!(shown.contains("step 2/"), "plain lines: {shown:?}");
+        } else {
+            assert!(shown.contains('\u{1b}'), "a bar: {shown:?}");
+            assert!(shown.contains("context sent"), "{shown:?}");
+        }
+        docker(&["rmi", &format!("dockwright-display-test:{name}")]);
+    }
+}

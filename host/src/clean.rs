@@ -1,9 +1,10 @@
 //! `dockwright clean [--dry-run] [-f FILE]`: removes what Dockwright made — the images
-//! carrying its build-key label, the records of finished builds, the context hash cache,
-//! the build locks and the compiled plugin components — and says how much that freed.
+//! carrying its build-key label, the records of finished builds, the build logs, the context
+//! hash cache, the build locks and the compiled plugin components — and says how much that
+//! freed.
 //!
-//! With a pipeline file, only that pipeline's images and their records go (the caches are
-//! shared by every pipeline, so they stay). Installed plugins are the user's, never removed.
+//! With a pipeline file, only that pipeline's images, their records and its build logs go (the
+//! caches are shared by every pipeline, so they stay). Installed plugins are the user's, never removed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use crate::records::{self, Record};
 /// One thing removed (or, on a dry run, that would be).
 #[derive(Debug, Serialize)]
 pub struct Removed {
-    /// `image`, `record`, `context cache`, `build locks` or `compiled components`.
+    /// `image`, `record`, `build logs`, `context cache`, `build locks` or
+    /// `compiled components`.
     pub kind: &'static str,
     /// The image's id, or the path.
     pub what: String,
@@ -49,8 +51,20 @@ pub async fn clean(
     let engine = Engine::connect().await?;
     let mut removed = labelled_images(&engine, pipeline).await?;
     removed.extend(record_files(host, pipeline));
+    let dirs = &host.dirs;
+    let logs = match pipeline {
+        Some(planned) => crate::build_log::pipeline_dir(&dirs.logs, &planned.plan.pipeline),
+        None => dirs.logs.clone(),
+    };
+    if logs.exists() {
+        removed.push(Removed {
+            kind: "build logs",
+            what: logs.display().to_string(),
+            tags: Vec::new(),
+            bytes: disk_size(&logs),
+        });
+    }
     if pipeline.is_none() {
-        let dirs = &host.dirs;
         for (kind, path) in [
             ("context cache", dirs.context_hashes.clone()),
             ("build locks", dirs.builds.join("locks")),

@@ -4,24 +4,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
-
-use std::io::IsTerminal;
 
 use crate::Dirs;
 use crate::commands::{
     self, Gathered, Host, KubernetesRun, Offered, Orchestrator, PipelineArgs, Planned, RunArgs,
 };
-use crate::engine::{BuildProgress, BuildStep, Interrupt, LogLine, PlainProgress};
-use crate::images::{ImageResult, ImagesError};
-use crate::plan::{ImagePlan, Plan};
+use crate::engine::{Interrupt, LogLine};
+use crate::images::ImageResult;
+use crate::plan::Plan;
 use crate::plugins::distribution::lock::LockOutcome;
 use crate::plugins::{self, Limits, Origin, Plugin};
 use crate::run::RunError;
 
+mod display;
 mod plugin_commands;
 mod tools;
+
+use display::{ColorChoice, Display, Output};
 
 #[derive(Parser)]
 #[command(
@@ -32,8 +33,22 @@ mod tools;
 struct Cli {
     #[command(flatten)]
     sandbox: SandboxArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How much is printed, and in colour or not.
+#[derive(Args)]
+struct OutputArgs {
+    /// Print every line of every build step as it comes (the full output is always kept in a
+    /// log file under the data directory).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
 }
 
 /// Limits for every plugin call.
@@ -220,11 +235,18 @@ enum PluginCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let choice = ColorChoice::from_args(&args);
+    let matches = Cli::command()
+        .color(choice.for_clap())
+        .get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let output = Output::new(cli.output.color, cli.output.verbose);
+    match run(cli, output) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            let prefix = output.paint(console::Style::new().red().bold(), "error:");
+            eprintln!("{prefix} {}", message(&e));
             exit_code_for(&e)
         }
     }
@@ -271,7 +293,7 @@ fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, output: Output) -> anyhow::Result<ExitCode> {
     let host = Host {
         dirs: Dirs::from_env(),
         limits: cli.sandbox.limits(),
@@ -314,11 +336,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let planned = plan(&host, file, strict, lock)?;
             print_warnings(&planned);
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
-            let mut progress = progress_for(json);
+            let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, json);
+            let mut progress = display.progress_for();
             let (host, planned_ref, progress) = (&host, &planned, &mut progress);
             let results = block_on_interruptible(move |interrupt| {
                 commands::build(host, planned_ref, push, registry, progress, interrupt)
-            })?;
+            })
+            .map_err(|e| display.with_log_path(e))?;
             print_results(&results);
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -343,7 +367,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
             if commands::orchestrator(&planned, asked) == Orchestrator::Kubernetes {
                 let reuse = !reuse.no_registry_reuse;
-                return run_on_kubernetes(&host, &planned, reuse, dry_run, jobs);
+                return run_on_kubernetes(&host, &planned, reuse, dry_run, jobs, output);
             }
             if dry_run {
                 anyhow::bail!(
@@ -351,7 +375,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let registry = look_in_registry(&planned, push, !reuse.no_registry_reuse)?;
-            let mut progress = progress_for(false);
+            let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, false);
+            let mut progress = display.progress_for();
             let print = |line: &LogLine| println!("{line}");
             let (host, planned_ref, progress) = (&host, &planned, &mut progress);
             let results = block_on_interruptible(move |interrupt| {
@@ -363,7 +388,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     interrupt,
                 };
                 async move { commands::run(host, planned_ref, &args, progress, print).await }
-            })?;
+            })
+            .map_err(|e| display.with_log_path(e))?;
             print_results(&results);
             let pipeline = &planned.gathered.pipeline;
             eprintln!(
@@ -432,17 +458,19 @@ fn look_in_registry(
 }
 
 /// `run` on Kubernetes: the settings are checked before anything is built; Ctrl-C deletes
-/// the run's Jobs.
+/// the run's Jobs. A dry run shows the builds as plain lines (its stdout is YAML).
 fn run_on_kubernetes(
     host: &Host,
     planned: &Planned,
     reuse: bool,
     dry_run: bool,
     jobs: usize,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let kubernetes = commands::kubernetes_settings(planned)?;
     let registry = look_in_registry(planned, true, reuse)?;
-    let mut progress = progress_for(dry_run);
+    let display = Display::new(output, &host.dirs.logs, &planned.plan.pipeline, dry_run);
+    let mut progress = display.progress_for();
     let print = |line: dockwright_kube::LogLine| println!("[{}] {}", line.step, line.text);
     let cancel = async {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -462,7 +490,8 @@ fn run_on_kubernetes(
         &mut progress,
         print,
         cancel,
-    ))?;
+    ))
+    .map_err(|e| display.with_log_path(e))?;
     match ran {
         KubernetesRun::Manifests { images, yaml } => {
             print_results(&images);
@@ -618,18 +647,6 @@ fn print_warnings(planned: &Planned) {
     }
 }
 
-/// A progress bar per image on a terminal, plain lines otherwise (and with `--json`).
-fn progress_for(json: bool) -> impl FnMut(&ImagePlan) -> Box<dyn BuildProgress> {
-    let fancy = !json && std::io::stderr().is_terminal();
-    move |image: &ImagePlan| -> Box<dyn BuildProgress> {
-        if fancy {
-            Box::new(BarProgress::new(&image.name))
-        } else {
-            Box::new(PlainProgress(std::io::stderr()))
-        }
-    }
-}
-
 fn print_results(results: &[ImageResult]) {
     for r in results {
         let found;
@@ -649,39 +666,6 @@ fn print_results(results: &[ImageResult]) {
             .map(|d| format!(", pushed {d}"))
             .unwrap_or_default();
         eprintln!("{}: {what}{pushed}", r.name);
-    }
-}
-
-/// A progress bar per image: the current instruction and the elapsed time.
-struct BarProgress {
-    bar: indicatif::ProgressBar,
-}
-
-impl BarProgress {
-    fn new(image: &str) -> BarProgress {
-        let bar = indicatif::ProgressBar::new_spinner();
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}")
-            .expect("valid template");
-        bar.set_style(style);
-        bar.set_prefix(image.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        BarProgress { bar }
-    }
-}
-
-impl BuildProgress for BarProgress {
-    fn step(&mut self, step: &BuildStep) {
-        let mut instruction = step.instruction.clone();
-        instruction.truncate(instruction.floor_char_boundary(80));
-        self.bar
-            .set_message(format!("{}/{} {instruction}", step.index, step.total));
-    }
-    fn output(&mut self, _line: &str) {}
-}
-
-impl Drop for BarProgress {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
     }
 }
 
@@ -826,7 +810,6 @@ fn print_integrations(offered: &[Offered], json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     /// Every option, argument and subcommand a user can type, with its path.
     fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {

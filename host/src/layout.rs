@@ -1,5 +1,5 @@
 //! Where Dockwright keeps its files: compiled plugin components, installed plugins, the
-//! context hash cache and the records of finished builds.
+//! context hash cache, the records of finished builds and the build logs.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,9 @@ pub struct Dirs {
     pub context_hashes: PathBuf,
     /// Records of finished builds, and build locks (`$XDG_CACHE_HOME/dockwright/builds`).
     pub builds: PathBuf,
+    /// The full output of recent builds, one folder per pipeline
+    /// (`$XDG_DATA_HOME/dockwright/logs`).
+    pub logs: PathBuf,
 }
 
 impl Dirs {
@@ -38,6 +41,7 @@ impl Dirs {
             plugins: data.join("plugins"),
             context_hashes: cache.join("context-hashes"),
             builds: cache.join("builds"),
+            logs: data.join("logs"),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! prints.
 
 mod base_image;
+pub mod build_log;
 pub mod clean;
 pub mod cli;
 pub mod commands;

@@ -7,11 +7,14 @@
 //! by the engine only on success.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{BuildInfo, BuildInfoAux, ImageId};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
+use tokio::time::MissedTickBehavior;
 
 use dockwright_plan::plan::BuildOptions;
 use dockwright_plan::settings::ContainerLimits;
@@ -98,10 +101,20 @@ pub(crate) async fn build(
     job: BuildJob,
     progress: &mut dyn BuildProgress,
 ) -> Result<BuiltImage, EngineError> {
+    let built = build_and_tag(docker, job, progress).await;
+    progress.finished(built.is_ok());
+    built
+}
+
+async fn build_and_tag(
+    docker: &Docker,
+    job: BuildJob,
+    progress: &mut dyn BuildProgress,
+) -> Result<BuiltImage, EngineError> {
     let tags = checked_tags(&job.tags)?;
     let options = build_options(&job, tags.first());
-    let ContextStream { body, writer } = stream_context(job.context);
-    let followed = follow_build(docker, options, body, progress).await;
+    let ContextStream { body, writer, sent } = stream_context(job.context);
+    let followed = follow_build(docker, options, body, &sent, progress).await;
     // A failing context writer explains a broken build better than the engine's view of it.
     match writer.await {
         Ok(Ok(())) => {}
@@ -217,18 +230,35 @@ fn session_id(build_key: &str) -> String {
     )
 }
 
-/// Reads the build's output to the end; returns the image id or the failure.
+/// How often the bytes of context sent are reported while the engine is not yet answering.
+const CONTEXT_REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Reads the build's output to the end; returns the image id or the failure. Until the engine
+/// answers (it reads the whole context first), the bytes of context sent are reported on a
+/// timer.
 async fn follow_build(
     docker: &Docker,
     options: bollard::query_parameters::BuildImageOptions,
     body: ContextBody,
+    sent: &AtomicU64,
     progress: &mut dyn BuildProgress,
 ) -> Result<String, EngineError> {
     let mut tracker = BuildTracker::new(progress);
     let mut buildkit = BuildKitView::default();
     let mut image_id = None;
     let mut stream = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
-    while let Some(message) = stream.next().await {
+    let mut ticks = tokio::time::interval(CONTEXT_REPORT_INTERVAL);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            _ = ticks.tick() => {
+                tracker.context_sent(sent.load(Ordering::Relaxed));
+                continue;
+            }
+        };
+        let Some(message) = message else { break };
+        tracker.context_sent(sent.load(Ordering::Relaxed));
         match message {
             Ok(info) => {
                 if let Some(id) = read_message(info, &mut tracker, &mut buildkit) {

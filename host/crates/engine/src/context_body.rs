@@ -1,8 +1,11 @@
 //! Streams a build context to the engine: the caller's tar writer runs on a blocking thread
 //! and writes into a bounded channel that is the HTTP request body, so the archive is never
-//! held whole in memory and a slow engine slows the writer down instead of filling RAM.
+//! held whole in memory and a slow engine slows the writer down instead of filling RAM. The
+//! bytes handed to the HTTP client are counted as they go, for the progress display.
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -20,10 +23,12 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// The chunks of the context, as bollard's `body_try_stream` takes them.
 pub(crate) type ContextBody = std::pin::Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
-/// A running context writer: `body` is handed to bollard, `writer` says how the writing went.
+/// A running context writer: `body` is handed to bollard, `writer` says how the writing went,
+/// `sent` counts the bytes the body has yielded so far.
 pub(crate) struct ContextStream {
     pub(crate) body: ContextBody,
     pub(crate) writer: JoinHandle<io::Result<()>>,
+    pub(crate) sent: Arc<AtomicU64>,
 }
 
 /// Starts `write_tar` on a blocking thread and returns the body stream it feeds.
@@ -41,17 +46,28 @@ pub(crate) fn stream_context(write_tar: ContextWriter) -> ContextStream {
         }
         result
     });
+    let sent = Arc::new(AtomicU64::new(0));
     ContextStream {
-        body: Box::pin(receiver_stream(receiver)),
+        body: Box::pin(receiver_stream(receiver, Arc::clone(&sent))),
         writer,
+        sent,
     }
 }
 
+/// The channel as a stream, adding the length of every chunk it yields to `sent`.
 fn receiver_stream(
     receiver: mpsc::Receiver<io::Result<Bytes>>,
+    sent: Arc<AtomicU64>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send {
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
+    futures_util::stream::unfold(receiver, move |mut receiver| {
+        let sent = Arc::clone(&sent);
+        async move {
+            let chunk = receiver.recv().await?;
+            if let Ok(bytes) = &chunk {
+                sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            Some((chunk, receiver))
+        }
     })
 }
 
@@ -114,7 +130,8 @@ mod tests {
             }
             channel.flush()
         });
-        let chunks: Vec<Bytes> = receiver_stream(receiver)
+        let sent = Arc::new(AtomicU64::new(0));
+        let chunks: Vec<Bytes> = receiver_stream(receiver, Arc::clone(&sent))
             .map(|c| c.unwrap())
             .collect()
             .await;
@@ -122,12 +139,17 @@ mod tests {
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_SIZE));
         let joined: Vec<u8> = chunks.concat();
         assert_eq!(joined.len(), 1_200_000);
+        assert_eq!(
+            sent.load(Ordering::Relaxed),
+            1_200_000,
+            "every byte counted"
+        );
         assert_eq!(&joined[4 * 299_999..], &299_999u32.to_le_bytes());
     }
 
     #[tokio::test]
     async fn a_failing_writer_ends_the_body_with_its_error() {
-        let ContextStream { body: _, writer } = stream_context(Box::new(|w: &mut dyn Write| {
+        let ContextStream { writer, .. } = stream_context(Box::new(|w: &mut dyn Write| {
             w.write_all(b"partial")?;
             Err(io::Error::other("disk on fire"))
         }));

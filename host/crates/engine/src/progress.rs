@@ -1,7 +1,8 @@
 //! Build progress: turns the engine's output stream into steps (`Step 3/7 : RUN ...`) and
 //! whole output lines, and hands them to a [`BuildProgress`] the CLI chooses (a progress bar,
-//! plain lines, or nothing). Also keeps the tail of the current step's output so that a failed
-//! build can show what the failing instruction printed.
+//! plain lines, a log file, or nothing), together with the bytes of build context sent and how
+//! the build ended. Also keeps the tail of the current step's output so that a failed build can
+//! show what the failing instruction printed.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -31,6 +32,11 @@ pub trait BuildProgress: Send {
     /// One line of output (the instruction's own output, or the builder's remarks such as
     /// `---> Using cache`), without its line ending.
     fn output(&mut self, line: &str);
+    /// Bytes of build context sent to the engine so far (reported while it is sent, and once
+    /// more when it is all sent).
+    fn context_sent(&mut self, _bytes: u64) {}
+    /// The build ended: the image was built (`true`) or the build failed (`false`).
+    fn finished(&mut self, _succeeded: bool) {}
 }
 
 /// Shows nothing.
@@ -130,6 +136,7 @@ pub(crate) struct BuildTracker<'p> {
     lines: LineAssembler,
     pub(crate) current: Option<BuildStep>,
     pub(crate) tail: VecDeque<String>,
+    context_reported: u64,
 }
 
 /// How many lines of the failing step's output an error carries.
@@ -142,6 +149,15 @@ impl<'p> BuildTracker<'p> {
             lines: LineAssembler::default(),
             current: None,
             tail: VecDeque::new(),
+            context_reported: 0,
+        }
+    }
+
+    /// Passes on the bytes of context sent, when they changed since the last report.
+    pub(crate) fn context_sent(&mut self, bytes: u64) {
+        if bytes != self.context_reported {
+            self.context_reported = bytes;
+            self.progress.context_sent(bytes);
         }
     }
 

@@ -29,17 +29,20 @@ impl ImageReference {
                 "a digest reference cannot be tagged or pushed; give a tag instead",
             ));
         }
-        if name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
-        {
-            return Err(invalid("image names are lower-case and contain no spaces"));
-        }
         let last_slash = name.rfind('/').map_or(0, |i| i + 1);
         let (repository, tag) = match name[last_slash..].rfind(':') {
             Some(colon) => (&name[..last_slash + colon], &name[last_slash + colon + 1..]),
             None => (name, "latest"),
         };
+        // Docker allows capitals in a tag (`app:V1`), never in the repository.
+        if repository
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+        {
+            return Err(invalid(
+                "repository names are lower-case and contain no spaces",
+            ));
+        }
         if repository.is_empty() || repository.ends_with('/') {
             return Err(invalid("the repository name is missing"));
         }
@@ -118,5 +121,7 @@ mod tests {
         ] {
             assert!(ImageReference::parse(bad).is_err(), "{bad:?} was accepted");
         }
+        let r = ImageReference::parse("team/app:Release-V1").unwrap();
+        assert_eq!(r.tag, "Release-V1", "capitals are allowed in a tag");
     }
 }

@@ -333,8 +333,8 @@ fn distinct_names(pipeline: &Pipeline, images: &[ImagePlan]) -> Result<(), PlanE
     Ok(())
 }
 
-/// `image_tag`, or the sanitised `<pipeline>` for the pipeline's own settings and
-/// `<pipeline>-<first step>` for a step whose settings differ.
+/// `image_tag`, or the [`derived_tag`] of `<pipeline>` for the pipeline's own settings and
+/// of `<pipeline>-<first step>` for a step whose settings differ.
 fn tag_for(
     pipeline: &Pipeline,
     inputs: &[ImageInputs<'_>],
@@ -349,12 +349,39 @@ fn tag_for(
         (false, Some(step)) => format!("{}-{step}", pipeline.name),
         _ => pipeline.name.clone(),
     };
-    sanitize_tag(&raw).map_err(|reason| PlanError::Tag {
+    derived_tag(&raw).map_err(|reason| PlanError::Tag {
         file: file(pipeline),
         tag: raw,
         reason,
     })
 }
+
+/// The tag made from a pipeline (and step) name, which may hold anything, e.g.
+/// `My Training Pipeline` → `my-training-pipeline`: lower-case (the engine refuses capitals in
+/// an image name), every run of other characters (spaces, `/`, `#`, non-ASCII) one `-`, no
+/// `-`, `.` or `_` at either end, at most [`MAX_TAG`] characters. ZenML's [`sanitize_tag`]
+/// would delete the spaces and keep the capitals (`MyTrainingPipeline`).
+pub fn derived_tag(raw: &str) -> Result<String, String> {
+    let mut tag = String::with_capacity(raw.len());
+    for c in raw.chars().map(|c| c.to_ascii_lowercase()) {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            tag.push(c);
+        } else if !tag.ends_with('-') {
+            tag.push('-');
+        }
+    }
+    let edges: &[char] = &['-', '.', '_'];
+    let mut tag = tag.trim_matches(edges).to_string();
+    tag.truncate(MAX_TAG);
+    let tag = tag.trim_end_matches(edges).to_string();
+    if tag.is_empty() {
+        return Err("it holds no letter or digit to make a tag of; set `image_tag`".into());
+    }
+    Ok(tag)
+}
+
+/// The longest tag Docker accepts.
+const MAX_TAG: usize = 128;
 
 /// Docker's tag rules, as ZenML applies them: only `[A-Za-z0-9_.-]`, no leading `.` or
 /// `-` (replaced by `_`), at most 128 characters.
@@ -1263,6 +1290,53 @@ mod tests {
             ]
         );
         assert_eq!(plan.images[1].apt_packages, ["libgomp1"]);
+    }
+
+    #[test]
+    fn tags_derived_from_names_are_lower_case_dashed_and_bounded() {
+        assert_eq!(
+            derived_tag("My Training Pipeline").unwrap(),
+            "my-training-pipeline"
+        );
+        assert_eq!(
+            derived_tag("  Nightly / ETL #2 -- Étape  ").unwrap(),
+            "nightly-etl-2-tape"
+        );
+        assert_eq!(derived_tag("-.team_ml.-").unwrap(), "team_ml");
+        let long = derived_tag(&format!("{} tail", "Ab".repeat(100))).unwrap();
+        assert_eq!(long.len(), MAX_TAG);
+        assert!(long.chars().all(|c| c.is_ascii_lowercase()));
+        // Cut just after a separator: the dash does not stay at the end.
+        let cut = derived_tag(&format!("{} b", "a".repeat(MAX_TAG - 1))).unwrap();
+        assert_eq!(cut, "a".repeat(MAX_TAG - 1));
+        assert_eq!(
+            derived_tag("My Training Pipeline"),
+            derived_tag("My Training Pipeline")
+        );
+        assert!(derived_tag("!!! ---").is_err());
+    }
+
+    #[test]
+    fn a_pipeline_named_with_capitals_and_spaces_names_valid_images() {
+        let f = Fixture::new();
+        let p = f.pipeline(concat!(
+            "name: My Training Pipeline\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n",
+            "steps:\n  - {name: Load_Data, command: [a]}\n",
+            "  - name: Train_Model\n    command: [b]\n    settings: {docker: {apt_packages: [libgomp1]}}\n",
+        ));
+        let plan = plan_with(&p, &["numpy"]).unwrap();
+        let names: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dockwright:my-training-pipeline",
+                "dockwright:my-training-pipeline-train_model"
+            ]
+        );
+        assert_eq!(
+            plan.pipeline, "My Training Pipeline",
+            "the name itself is kept"
+        );
     }
 
     #[test]

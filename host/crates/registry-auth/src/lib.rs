@@ -1,7 +1,11 @@
 //! Registry credentials, found the way the Docker CLI finds them: `auths` and credential
 //! helpers in the Docker config directory (`$DOCKER_CONFIG`, else `~/.docker`). Image pushes
 //! (the engine) and plugin artifacts (OCI distribution) both ask here, so a `docker login`
-//! serves both.
+//! serves both. With the `oci` feature, the OCI client that the registry view and plugin
+//! distribution share is set up here too ([`oci`]).
+
+#[cfg(feature = "oci")]
+pub mod oci;
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};

@@ -3,17 +3,15 @@
 //! pushed (with the same `dockwright.build-key` label) is reused instead of built again.
 //!
 //! Manifests and image configs are read with `oci-client` (Docker's schema 2 and OCI
-//! manifests alike), with the user's Docker credentials (`dockwright-registry-auth`). A
-//! registry on loopback (127.0.0.0/8, `localhost`, `[::1]`) is spoken to over plain HTTP,
-//! as the Docker engine does; every other over HTTPS.
+//! manifests alike), with the user's Docker credentials, through the client
+//! `dockwright-registry-auth` sets up for every registry (plain HTTP on loopback only).
 
 use std::collections::BTreeMap;
 
-use dockwright_registry_auth::{DockerCredential, RegistryAuth, registry_credential};
-use oci_client::client::{ClientConfig, ClientProtocol};
+pub use dockwright_registry_auth::oci::is_loopback;
+use dockwright_registry_auth::{RegistryAuth, oci};
+use oci_client::Reference;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth as OciAuth;
-use oci_client::{Client, Reference};
 
 /// An image found in a registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,8 +57,8 @@ pub async fn find_image(
         .parse()
         .map_err(|_| RegistryError::BadReference(reference.to_string()))?;
     let registry = parsed.registry().to_string();
-    let client = client(&registry);
-    let auth = oci_auth(auth, &registry)?;
+    let client = oci::client(&registry);
+    let auth = oci::credentials(auth, &registry)?;
     match client.pull_manifest_and_config(&parsed, &auth).await {
         Ok((manifest, digest, config)) => Ok(Some(RemoteImage {
             reference: reference.to_string(),
@@ -149,45 +147,6 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Whether `registry` (`host[:port]`) is this machine: spoken to over plain HTTP.
-pub fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => registry.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn client(registry: &str) -> Client {
-    install_crypto_provider();
-    let protocol = if is_loopback(registry) {
-        ClientProtocol::HttpsExcept(vec![registry.to_string()])
-    } else {
-        ClientProtocol::Https
-    };
-    Client::new(ClientConfig {
-        protocol,
-        ..Default::default()
-    })
-}
-
-/// oci-client's reqwest has no TLS crypto provider of its own; ring is the process's.
-fn install_crypto_provider() {
-    // Err means another provider was installed first, which serves as well.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-fn oci_auth(auth: &RegistryAuth, registry: &str) -> Result<OciAuth, RegistryError> {
-    Ok(match registry_credential(auth, registry)? {
-        None => OciAuth::Anonymous,
-        Some(DockerCredential::UsernamePassword(user, password)) => OciAuth::Basic(user, password),
-        Some(DockerCredential::IdentityToken(token)) => OciAuth::Bearer(token),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,21 +161,6 @@ mod tests {
         assert!(labels(r#"{"config":{"Labels":null}}"#).is_empty());
         assert!(labels(r#"{"config":{}}"#).is_empty());
         assert!(labels("not json").is_empty());
-    }
-
-    #[test]
-    fn loopback_registries_are_recognised() {
-        for registry in [
-            "127.0.0.1:5000",
-            "localhost:5000",
-            "[::1]:5000",
-            "127.3.4.5",
-        ] {
-            assert!(is_loopback(registry), "{registry}");
-        }
-        for registry in ["registry.example.com", "10.0.0.1:5000", "ghcr.io"] {
-            assert!(!is_loopback(registry), "{registry}");
-        }
     }
 
     #[tokio::test]

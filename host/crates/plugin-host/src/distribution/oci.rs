@@ -3,14 +3,13 @@
 //! imports and exports, so a puller can refuse a plugin from that small blob alone) and whose
 //! one layer is the component, `application/wasm`. Tags are semver versions: the plugin's own.
 //!
-//! References are written `oci://registry/repository[:tag]`. A registry on loopback
-//! (127.0.0.0/8, `localhost`, `[::1]`) is spoken to over plain HTTP, every other over HTTPS.
-//! Credentials come from the user's Docker config, as for image pushes.
+//! References are written `oci://registry/repository[:tag]`. The client is the one
+//! `dockwright-registry-auth` sets up for every registry (plain HTTP on loopback only, the
+//! user's Docker credentials, as for image pushes).
 
 use std::collections::BTreeMap;
 
-use dockwright_registry_auth::DockerCredential;
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth as OciAuth;
 use oci_client::{Client, Reference};
@@ -19,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::sandbox::{Header, SOURCE_EXPORT};
-use dockwright_registry_auth::{RegistryAuth, registry_credential};
+use dockwright_registry_auth::{RegistryAuth, oci};
 
 pub const SCHEME: &str = "oci://";
 pub(crate) const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -97,15 +96,9 @@ impl PluginReference {
     }
 
     /// Whether the registry is this machine (plain HTTP is used for it).
-    pub(crate) fn is_loopback(&self) -> bool {
-        let host = match self.registry.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => self.registry.split(':').next().unwrap_or_default(),
-        };
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+    #[cfg(test)]
+    fn is_loopback(&self) -> bool {
+        oci::is_loopback(&self.registry)
     }
 
     fn with_tag(&self, tag: &str) -> String {
@@ -223,8 +216,8 @@ pub async fn push(
         None,
     )];
     let manifest = OciImageManifest::build(&layers, &config, Some(annotations(header)));
-    let client = client(reference);
-    let auth = oci_auth(auth, &reference.registry)?;
+    let client = oci::client(&reference.registry);
+    let auth = oci::credentials(auth, &reference.registry)?;
     client
         .push(&target, &layers, config, &auth, Some(manifest))
         .await
@@ -244,8 +237,8 @@ pub async fn push(
 /// written). The config is read first: an artifact that is not a line-1 plugin component is
 /// refused before its layer is downloaded. The layer's bytes must hash to the manifest's digest.
 pub async fn pull(reference: &PluginReference, auth: &RegistryAuth) -> Result<Pulled, OciError> {
-    let client = client(reference);
-    let auth = oci_auth(auth, &reference.registry)?;
+    let client = oci::client(&reference.registry);
+    let auth = oci::credentials(auth, &reference.registry)?;
     let failed = |shown: &str, e: oci_client::errors::OciDistributionError| OciError::Registry {
         reference: shown.to_string(),
         message: explain(&e, &reference.registry),
@@ -379,37 +372,6 @@ fn oci_reference(reference: &PluginReference, tag: &str) -> Result<Reference, Oc
         .with_tag(tag)
         .parse::<Reference>()
         .map_err(|_| OciError::BadReference(reference.to_string()))
-}
-
-fn client(reference: &PluginReference) -> Client {
-    install_crypto_provider();
-    let protocol = if reference.is_loopback() {
-        ClientProtocol::HttpsExcept(vec![reference.registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
-    Client::new(ClientConfig {
-        protocol,
-        ..Default::default()
-    })
-}
-
-/// oci-client's reqwest is built without a TLS crypto provider of its own; the host already
-/// links rustls with *ring* (through bollard), so that one is made the process default.
-fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err means another provider was installed first, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-fn oci_auth(auth: &RegistryAuth, registry: &str) -> Result<OciAuth, OciError> {
-    Ok(match registry_credential(auth, registry)? {
-        None => OciAuth::Anonymous,
-        Some(DockerCredential::UsernamePassword(user, password)) => OciAuth::Basic(user, password),
-        Some(DockerCredential::IdentityToken(token)) => OciAuth::Bearer(token),
-    })
 }
 
 /// The registry's refusal, with what the user can do about the common ones.

@@ -1,0 +1,170 @@
+//! The full output of each build, kept in a file so that the terminal can stay calm:
+//! `<data>/logs/<pipeline>/<image>-<UTC time>.log` holds every step header and every output
+//! line. The newest [`KEEP`] logs of each image are kept; older ones go when a new one starts.
+
+use std::fs::File;
+use std::io::{self, LineWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::engine::BuildStep;
+
+/// How many logs of one image are kept.
+pub const KEEP: usize = 10;
+
+/// The UTC start time in a log's name: sortable, and free of `:` for any file system.
+const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// One build's log file, written line by line (so that it can be followed while it grows).
+pub struct BuildLog {
+    path: PathBuf,
+    file: LineWriter<File>,
+}
+
+impl BuildLog {
+    /// Starts the log of a build of `image` in `pipeline`'s folder under `logs`, removing the
+    /// image's oldest logs beyond [`KEEP`].
+    pub fn create(logs: &Path, pipeline: &str, image: &str) -> io::Result<BuildLog> {
+        let dir = pipeline_dir(logs, pipeline);
+        std::fs::create_dir_all(&dir)?;
+        let stem = file_name_part(image);
+        let now = chrono::Utc::now();
+        let path = dir.join(format!("{stem}-{}.log", now.format(TIME_FORMAT)));
+        let mut file = LineWriter::new(File::create(&path)?);
+        writeln!(
+            file,
+            "# dockwright build of {image} (pipeline {pipeline}), started {}",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )?;
+        prune(&dir, &stem, KEEP)?;
+        Ok(BuildLog { path, file })
+    }
+
+    /// Where the log is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a step header as the classic builder prints it.
+    pub fn step(&mut self, step: &BuildStep) -> io::Result<()> {
+        writeln!(
+            self.file,
+            "Step {}/{} : {}",
+            step.index, step.total, step.instruction
+        )
+    }
+
+    /// Writes one output line.
+    pub fn line(&mut self, line: &str) -> io::Result<()> {
+        writeln!(self.file, "{line}")
+    }
+
+    /// Writes a closing remark (how the build ended).
+    pub fn note(&mut self, note: &str) -> io::Result<()> {
+        writeln!(self.file, "# {note}")?;
+        self.file.flush()
+    }
+}
+
+/// The folder of `pipeline`'s logs under `logs`.
+pub fn pipeline_dir(logs: &Path, pipeline: &str) -> PathBuf {
+    logs.join(file_name_part(pipeline))
+}
+
+/// `text` with every character a file name should not hold replaced by `_`.
+fn file_name_part(text: &str) -> String {
+    let part: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match part.trim_start_matches('.') {
+        "" => "_".to_string(),
+        trimmed => trimmed.to_string(),
+    }
+}
+
+/// Removes the oldest logs of `stem` in `dir` so that at most `keep` remain. Only files named
+/// exactly `<stem>-<time>.log` count: `a-b-<time>.log` belongs to image `a-b`, not `a`.
+fn prune(dir: &Path, stem: &str, keep: usize) -> io::Result<()> {
+    let mut logs: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let time = name
+            .strip_prefix(stem)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(".log"));
+        if let Some(time) = time
+            && chrono::NaiveDateTime::parse_from_str(time, TIME_FORMAT).is_ok()
+        {
+            logs.push((time.to_string(), entry.path()));
+        }
+    }
+    logs.sort();
+    let excess = logs.len().saturating_sub(keep);
+    for (_, path) in logs.into_iter().take(excess) {
+        match std::fs::remove_file(&path) {
+            // Another build pruned it first.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_holds_steps_and_lines_under_the_pipelines_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = BuildLog::create(dir.path(), "My Pipeline", "dockwright:p").unwrap();
+        let step = BuildStep {
+            index: 2,
+            total: 3,
+            instruction: "RUN echo hi".into(),
+        };
+        log.step(&step).unwrap();
+        log.line("hi").unwrap();
+        let path = log.path().to_path_buf();
+        assert!(path.starts_with(dir.path().join("My_Pipeline")), "{path:?}");
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("dockwright_p-2") && name.ends_with("Z.log"),
+            "{name}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("Step 2/3 : RUN echo hi\nhi\n"), "{text}");
+    }
+
+    #[test]
+    fn only_the_newest_logs_of_an_image_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("p");
+        std::fs::create_dir_all(&logs).unwrap();
+        let old = |stem: &str, second: u32| {
+            let path = logs.join(format!("{stem}-20250101T0000{second:02}.000Z.log"));
+            std::fs::write(&path, "").unwrap();
+            path
+        };
+        let oldest: Vec<PathBuf> = (0..KEEP as u32).map(|s| old("img", s)).collect();
+        let other_image = old("img-b", 0);
+        let not_a_log = logs.join("img-notes.log");
+        std::fs::write(&not_a_log, "").unwrap();
+
+        let newest = BuildLog::create(dir.path(), "p", "img").unwrap();
+        assert!(!oldest[0].exists(), "the oldest of {} goes", KEEP + 1);
+        assert!(oldest[1..].iter().all(|p| p.exists()));
+        assert!(newest.path().exists());
+        assert!(
+            other_image.exists() && not_a_log.exists(),
+            "other files stay"
+        );
+    }
+}
