@@ -173,6 +173,11 @@ case!(
     build_option_that_cannot_be_honoured,
     "25-build-option-that-cannot-be-honoured"
 );
+case!(local_path_requirements, "41-local-path-requirements");
+case!(
+    local_path_outside_the_root,
+    "42-local-path-outside-the-root"
+);
 
 #[test]
 fn every_case_folder_has_a_test() {
