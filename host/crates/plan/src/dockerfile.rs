@@ -786,8 +786,9 @@ mod tests {
         let lines: Vec<&str> = rendered.text.lines().collect();
         assert_eq!(lines[3], "ARG DOCKWRIGHT_NEWLINE");
         assert_eq!(lines[6], "ENV A=\"plain\"");
+        assert_eq!(lines[7], "USER ${DOCKWRIGHT_PARENT_USER}");
         assert_eq!(
-            lines[7],
+            lines[8],
             "ENV CERT=\"line1${DOCKWRIGHT_NEWLINE}line2${DOCKWRIGHT_NEWLINE}\""
         );
     }

@@ -120,7 +120,7 @@ impl Resolver<'_> {
         }
         if line.origin.starts_with("pyproject export") {
             let pyproject = self.root.join(self.pyproject.unwrap_or("pyproject.toml"));
-            return normalize(pyproject.parent().unwrap_or(&self.root));
+            return normalize(pyproject.parent().unwrap_or(self.root.as_path()));
         }
         match line.origin.rsplit_once(':') {
             Some((file, number)) if number.chars().all(|c| c.is_ascii_digit()) => {

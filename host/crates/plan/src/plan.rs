@@ -823,7 +823,7 @@ impl LocalCopies {
         group: &GroupLines,
     ) -> Result<GroupLines, PlanError> {
         let resolver = local_paths::Resolver {
-            root: normalize(&std::path::absolute(&pipeline.base_dir).unwrap_or_default()),
+            root: normalize(&pipeline.base_dir),
             pyproject: docker.pyproject_path.as_deref(),
         };
         let mut out = group.clone();

@@ -146,7 +146,7 @@ impl Walker<'_> {
             let listing = fs::read_dir(&dir).map_err(|source| io_error(&dir, source))?;
             let Some(child) = listing
                 .flatten()
-                .find(|entry| entry.file_name() == std::ffi::OsStr::new(part))
+                .find(|entry| entry.file_name().to_str() == Some(*part))
             else {
                 return Ok(());
             };
