@@ -181,6 +181,11 @@ case!(
     invalid_explicit_image_name,
     "41-invalid-explicit-image-name"
 );
+case!(local_path_requirements, "42-local-path-requirements");
+case!(
+    local_path_outside_the_root,
+    "43-local-path-outside-the-root"
+);
 
 #[test]
 fn every_case_folder_has_a_test() {

@@ -850,6 +850,183 @@ fn uv_installs_on_an_externally_managed_python() {
     installs_on(ParentKind::ExternallyManaged, "uv");
 }
 
+// ---- the project install, local paths, non-root parents ---------------------------------------
+
+/// What the pipelines below install: the wheels of [`wheels`], and setuptools, the build
+/// backend of the local projects (pip and uv build them in isolation, from the index).
+fn project_wheels() -> PathBuf {
+    wheelhouse(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-wheelhouse"),
+        &["six==1.16.0", "uv", "setuptools"],
+    )
+}
+
+/// A `pyproject.toml` for the package `name`, built by setuptools from `src/<name>`.
+fn pyproject(name: &str) -> String {
+    format!(
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"0.1.0\"\n"
+    )
+}
+
+/// The settings that point pip and uv at the wheel server, plus `UV_DEFAULT_INDEX` there
+/// too: uv has no variable for `--no-index`, and a user's command gets no installer args, so
+/// uv's build of a project would otherwise look for setuptools on the public index.
+fn project_index_settings(server: &WheelServer, run: &str) -> String {
+    index_settings(
+        server,
+        &[("TEST_RUN", run), ("UV_DEFAULT_INDEX", &server.url())],
+    )
+}
+
+/// ZenML's two documented `local_project_install_command`s, `pip install -e .` and `uv pip
+/// install --no-deps -e .`, each in a step image of its own on a parent of `kind`: the
+/// installed project imports in the step (from `src/`, so only an install makes it
+/// importable), in the parent's own Python.
+fn project_installs_on(kind: ParentKind) {
+    let home = Home::new();
+    let server = WheelServer::start(&project_wheels());
+    let mut cleanup = Cleanup::default();
+    let (parent, _) = kind.prepare(&mut cleanup);
+    let name = unique(&format!("project-{kind:?}").to_lowercase());
+    cleanup.volume_of(&name);
+    let commands = [
+        ("pip", "pip install -e ."),
+        ("uv", "uv pip install --no-deps -e ."),
+    ];
+    let mut steps = String::new();
+    for (tag, command) in commands {
+        cleanup.images.push(format!("dockwright-test/{name}:{tag}"));
+        steps.push_str(&format!(
+            "  - name: {tag}\n    command: [python3, -c, \"import myproj, sys; print('myproj', myproj.__file__, sys.prefix)\"]\n    settings:\n      docker:\n        image_tag: {tag}\n        local_project_install_command: {command}\n"
+        ));
+    }
+    let project = Project::new(&[
+        ("pyproject.toml", &pyproject("myproj")),
+        ("src/myproj/__init__.py", "NAME = 'myproj'\n"),
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nsettings:\n  docker:\n    parent_image: {parent}\n    target_repository: dockwright-test/{name}\n{}steps:\n{steps}",
+                project_index_settings(&server, &name),
+            ),
+        ),
+    ]);
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    let prefix = match kind {
+        ParentKind::Virtualenv => "/opt/venv",
+        _ => "/usr",
+    };
+    for (tag, command) in commands {
+        let expected = format!("[{tag}] myproj /app/src/myproj/__init__.py {prefix}");
+        assert!(
+            ran.stdout.lines().any(|l| l == expected),
+            "{kind:?}, `{command}`: no `{expected}` in\n{}\n{}",
+            ran.stdout,
+            ran.stderr
+        );
+    }
+}
+
+#[test]
+fn the_local_project_installs_on_an_official_python_like_parent() {
+    project_installs_on(ParentKind::Official);
+}
+
+#[test]
+fn the_local_project_installs_on_a_virtualenv_parent() {
+    project_installs_on(ParentKind::Virtualenv);
+}
+
+#[test]
+fn the_local_project_installs_on_an_externally_managed_python() {
+    project_installs_on(ParentKind::ExternallyManaged);
+}
+
+/// A user Dockerfile that ends as a non-root user (a bare uid, as many images have), with
+/// requirements and files added on top: the install still works, the steps run as that
+/// user, and they can write into `/app`, new files and copied ones alike.
+#[test]
+fn a_step_writes_into_app_on_a_non_root_parent() {
+    let home = Home::new();
+    let server = WheelServer::start(&wheels());
+    let mut cleanup = Cleanup::default();
+    let name = unique("nonroot");
+    let image = format!("dockwright-test/{name}:nonroot");
+    cleanup.images.push(image.clone());
+    cleanup.images.push(format!("{image}-intermediate-build"));
+    cleanup.volume_of(&name);
+    let project = Project::new(&[
+        ("Dockerfile", &format!("FROM {BASE_IMAGE}\nUSER 1000\n")),
+        ("data/seed.txt", "seed\n"),
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    target_repository: dockwright-test/{name}\n    image_tag: nonroot\n    python_package_installer: pip\n    requirements: [six==1.16.0]\n{}steps:\n  - name: write\n    command: [sh, -c, \"echo uid $(id -u) && echo written > /app/out.txt && echo more >> /app/data/seed.txt && cat /app/out.txt /app/data/seed.txt && python3 -c 'import six; print(six.__version__)'\"]\n",
+                index_settings(&server, &[("TEST_RUN", &name)]),
+            ),
+        ),
+    ]);
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    let step: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("[write] "))
+        .collect();
+    assert_eq!(
+        step,
+        ["uid 1000", "written", "seed", "more", "1.16.0"],
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+}
+
+/// A requirements file naming local paths as `uv export` prints them (a path and an
+/// editable path): exactly those paths are copied before the install (the project's other
+/// files are not copied), both packages import, the editable one from its folder in `/app`.
+#[test]
+fn local_paths_in_a_requirements_file_are_copied_and_installed() {
+    let home = Home::new();
+    let server = WheelServer::start(&project_wheels());
+    let mut cleanup = Cleanup::default();
+    let name = unique("local-paths");
+    let image = format!("dockwright-test/{name}:libs");
+    cleanup.images.push(image.clone());
+    cleanup.volume_of(&name);
+    let project = Project::new(&[
+        (
+            "requirements.txt",
+            "six==1.16.0\n./libs/mylib\n-e ./libs/editable\n",
+        ),
+        ("libs/mylib/pyproject.toml", &pyproject("mylib")),
+        ("libs/mylib/src/mylib/__init__.py", "NAME = 'mylib'\n"),
+        ("libs/editable/pyproject.toml", &pyproject("editable")),
+        (
+            "libs/editable/src/editable/__init__.py",
+            "NAME = 'editable'\n",
+        ),
+        ("notes.txt", "not for the image\n"),
+        (
+            "dockwright.yaml",
+            &format!(
+                "name: {name}\nsettings:\n  docker:\n    parent_image: {BASE_IMAGE}\n    target_repository: dockwright-test/{name}\n    image_tag: libs\n    python_package_installer: pip\n    requirements: requirements.txt\n    allow_including_files_in_images: false\n{}steps:\n  - name: check\n    command: [sh, -c, \"test ! -e /app/notes.txt && python3 -c 'import mylib, editable; print(mylib.__file__, editable.__file__)'\"]\n",
+                project_index_settings(&server, &name),
+            ),
+        ),
+    ]);
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    let expected = "[check] /usr/local/lib/python3.11/dist-packages/mylib/__init__.py /app/libs/editable/src/editable/__init__.py";
+    assert!(
+        ran.stdout.lines().any(|l| l == expected),
+        "no `{expected}` in\n{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+}
+
 // ---- registry reuse and Kubernetes ------------------------------------------------------------
 
 #[path = "../host/crates/kube/tests/fake_apiserver/mod.rs"]

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use dockwright_registry::RemoteImage;
 
 use crate::base_image;
+use crate::dockerfile::PARENT_USER_ARG;
 use crate::engine::{
     BuildJob, BuildProgress, Builder, Engine, EngineError, Interrupt, RegistryAuth,
 };
@@ -487,6 +488,26 @@ async fn parent_identities(
     Ok(parents)
 }
 
+/// The user the generated image's parent runs as (`0` when it sets none): the generated
+/// Dockerfile builds as root and gives the image back to that user (see
+/// [`crate::dockerfile`]). Read at build time, from the parent as it is now; its
+/// identity is part of the reuse key, so the user it implies is too.
+async fn parent_user(
+    engine: &Engine,
+    image: &ImagePlan,
+    parents: &BTreeMap<String, String>,
+) -> Result<String, ImagesError> {
+    let Some(parent) = image.parent.as_deref() else {
+        return Ok("0".to_string());
+    };
+    let id = parents.get(parent).map_or(parent, String::as_str);
+    let user = engine
+        .image_user(id)
+        .await
+        .map_err(|error| engine_error(image, error))?;
+    Ok(user.unwrap_or_else(|| "0".to_string()))
+}
+
 async fn build_image(
     engine: &Engine,
     image: &ImagePlan,
@@ -496,6 +517,12 @@ async fn build_image(
 ) -> Result<ImageResult, ImagesError> {
     let spec = image.build.clone().expect("a built image has a build spec");
     let mut build_options = spec.options.clone();
+    if image.kind == ImageKind::Generated {
+        let user = parent_user(engine, image, parents).await?;
+        build_options
+            .build_args
+            .insert(PARENT_USER_ARG.to_string(), user);
+    }
     build_options
         .labels
         .insert(CONTENT_KEY_LABEL.to_string(), image.build_key.clone());

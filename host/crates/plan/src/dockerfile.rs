@@ -1,12 +1,12 @@
 //! The generated Dockerfile (DESIGN.md §5): pure text from a [`DockerfileInput`], no I/O.
 //!
-//! Order, least volatile first: `FROM` → `WORKDIR /app` → `ARG`s → `ENV` (environment,
-//! which installs may read, e.g. a private index) → one apt line → installer bootstrap →
-//! per requirements file `COPY` (after the constraints files it names) + install →
-//! `COPY . .` → local project install → `chown`/`USER` → runtime `ENV`. The local project
-//! install comes *after* the source files are copied (DESIGN.md lists it before): a command
-//! such as `pip install -e .` needs the project in the image, which is why ZenML orders it
-//! this way too.
+//! Order, least volatile first: `FROM` → `USER root` → `WORKDIR /app` → `ARG`s → the
+//! permissions line → `ENV` (environment, which installs may read, e.g. a private index) →
+//! one apt line → installer bootstrap → per requirements file `COPY` (after the constraints
+//! files and the local paths it names) + install → `COPY . .` → local project install →
+//! `chown`/`USER` → runtime `ENV`. The local project install comes *after* the source files
+//! are copied (DESIGN.md lists it before): a command such as `pip install -e .` needs the
+//! project in the image, which is why ZenML orders it this way too.
 //!
 //! Decisions:
 //! - **Installs work on three kinds of parent.** pip runs as `python3 -m pip` (Debian has
@@ -21,7 +21,25 @@
 //!   in a venv). Creating a venv in the image instead was rejected: Debian ships
 //!   `python3-venv` separately, and step commands would run a different Python than the
 //!   parent's.
-//! - **uv is bootstrapped only when missing**: `command -v uv || python3 -m pip install uv`.
+//! - **The local project install runs where the install lines run**: the user's command is
+//!   preceded by `export` of what the install lines pass as flags — `PIP_BREAK_SYSTEM_PACKAGES`
+//!   (PEP 668), `UV_PYTHON` (the active `python3`: the virtualenv's when `PATH` points into
+//!   one, else the system's, where a bare `uv pip install` finds no environment) and
+//!   `UV_BREAK_SYSTEM_PACKAGES` — so ZenML's documented `uv pip install --no-deps -e .` and
+//!   `pip install -e .` work unchanged on all three kinds of parent. A value the user set in
+//!   `environment` for `UV_PYTHON` wins.
+//! - **uv is bootstrapped only when missing**: `command -v uv || python3 -m pip install uv`,
+//!   also when only the local project install command runs uv.
+//! - **A non-root parent** (`USER 1000` in a user Dockerfile) still installs: the build runs
+//!   as `root` and gives the image back to the parent's user at the end (`USER
+//!   ${DOCKWRIGHT_PARENT_USER}`, the build argument `build` sets from the parent's config;
+//!   `0` when built by hand). That user owns `/app` (the permissions line `RUN chown`, on the
+//!   directory only) and the files copied into it (`COPY --chown`), so a step can write
+//!   there. ZenML's `chmod -R a+rw .` would copy every file into a new layer, and fails as a
+//!   non-root user anyway.
+//! - **Local paths a requirements file names** (`./libs/x`, `-e .`) are copied just before
+//!   the install of that file, each once, so that only a change under them reinstalls it;
+//!   when the project root itself is named, the later `COPY . .` is not repeated.
 //! - **Installer args** are ZenML's: defaults (`pip`: `--no-cache-dir
 //!   --default-timeout=60`; `uv`: `--no-cache-dir`) overlaid by
 //!   `python_package_installer_args`; `null`/`true` give `--key`, a value `--key=value`
@@ -60,6 +78,9 @@ use crate::settings::{
 pub(crate) const NEWLINE_ARG: &str = "DOCKWRIGHT_NEWLINE";
 /// Build argument carrying a carriage return into `ENV` values.
 pub(crate) const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
+/// Build argument carrying the parent image's user (its config's `User`, `0` for none),
+/// which `build` sets: the generated image's files belong to it and it runs the steps.
+pub const PARENT_USER_ARG: &str = "DOCKWRIGHT_PARENT_USER";
 
 /// Everything the generated Dockerfile depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +101,9 @@ pub(crate) struct DockerfileInput {
     /// The constraints files a requirements file names with `-c` (context paths), copied
     /// into the image just before it so that the installer finds them.
     pub constraint_files: BTreeMap<String, Vec<String>>,
+    /// The local paths (context paths, `.` for the root) a requirements file names, copied
+    /// into the image just before it is installed.
+    pub local_paths: BTreeMap<String, Vec<String>>,
     pub local_project_install_command: Option<String>,
     /// Whether the build context's files are copied into `/app`.
     pub include_files: bool,
@@ -112,6 +136,7 @@ impl DockerfileInput {
             cache_mount: settings.python_package_installer_cache_mount.clone(),
             requirement_files,
             constraint_files: BTreeMap::new(),
+            local_paths: BTreeMap::new(),
             local_project_install_command: settings.local_project_install_command.clone(),
             include_files: settings.includes_files(),
             user: settings.user.clone(),
@@ -147,7 +172,11 @@ fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Docker
 /// Renders the Dockerfile.
 pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
     check(input)?;
-    let mut lines = vec![format!("FROM {}", input.parent), "WORKDIR /app".to_owned()];
+    let mut lines = vec![
+        format!("FROM {}", input.parent),
+        "USER root".to_owned(),
+        "WORKDIR /app".to_owned(),
+    ];
     let mut build_args = BTreeMap::new();
     let all_env = input
         .environment
@@ -163,24 +192,40 @@ pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileEr
     }
     lines.extend(input.build_args.iter().map(|name| format!("ARG {name}")));
     lines.extend(build_args.keys().map(|name| format!("ARG {name}")));
+    lines.push(format!("ARG {PARENT_USER_ARG}=0"));
+    lines.push(format!("RUN chown \"${PARENT_USER_ARG}\" /app"));
     lines.extend(env_lines(&input.environment));
     lines.extend(apt_line(&input.apt_packages));
-    lines.extend(install_lines(input));
-    if input.include_files {
-        lines.push("COPY . .".to_owned());
+    let (install, copied_root) = install_lines(input);
+    lines.extend(install);
+    if input.include_files && !copied_root {
+        lines.push(format!("COPY {CHOWN} . ."));
     }
     if let Some(command) = &input.local_project_install_command {
-        lines.push(format!("{} {command}", run_directive(input)));
+        lines.push(format!(
+            "{} export {PROJECT_INSTALL_ENV}; {command}",
+            run_directive(input)
+        ));
     }
-    if let Some(user) = &input.user {
-        lines.push(format!("RUN chown -R {user} ."));
-        lines.push(format!("USER {user}"));
+    match &input.user {
+        Some(user) => {
+            lines.push(format!("RUN chown -R {user} ."));
+            lines.push(format!("USER {user}"));
+        }
+        None => lines.push(format!("USER ${{{PARENT_USER_ARG}}}")),
     }
     lines.extend(env_lines(&input.runtime_environment));
     let mut text = lines.join("\n");
     text.push('\n');
     Ok(Dockerfile { text, build_args })
 }
+
+/// `COPY` gives what it copies to the image's user (see the module doc).
+const CHOWN: &str = "--chown=${DOCKWRIGHT_PARENT_USER}";
+
+/// What the local project install command runs with: what the install lines pass as flags
+/// and prefixes (see the module doc).
+const PROJECT_INSTALL_ENV: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore UV_BREAK_SYSTEM_PACKAGES=1 UV_PYTHON=\"${UV_PYTHON:-$(command -v python3 || command -v python)}\"";
 
 fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     check_image_reference(&input.parent).map_err(|r| invalid("parent image", &input.parent, r))?;
@@ -219,6 +264,9 @@ fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     }
     for file in input.constraint_files.values().flatten() {
         check_context_path(file).map_err(|r| invalid("constraints file", file, r))?;
+    }
+    for path in input.local_paths.values().flatten() {
+        check_context_path(path).map_err(|r| invalid("local path", path, r))?;
     }
     if let Some(command) = &input.local_project_install_command {
         check_single_line(command)
@@ -287,11 +335,17 @@ const APT_LEFTOVERS: &str =
 const PIP: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
 const UV: &str = "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
 
-fn install_lines(input: &DockerfileInput) -> Vec<String> {
+/// The bootstrap and each requirements file's copies and install; `true` when the context
+/// root itself was copied (a requirements file names `-e .`).
+fn install_lines(input: &DockerfileInput) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let installs_anything =
         !input.requirement_files.is_empty() || input.local_project_install_command.is_some();
-    if input.installer == PythonPackageInstaller::Uv && installs_anything {
+    let command_runs_uv = input
+        .local_project_install_command
+        .as_deref()
+        .is_some_and(runs_uv);
+    if (input.installer == PythonPackageInstaller::Uv && installs_anything) || command_runs_uv {
         lines.push(format!(
             "RUN command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv"
         ));
@@ -308,8 +362,14 @@ fn install_lines(input: &DockerfileInput) -> Vec<String> {
     let mut copied = BTreeSet::new();
     for file in &input.requirement_files {
         for constraints in input.constraint_files.get(file).into_iter().flatten() {
-            if copied.insert(constraints) {
+            if copied.insert(constraints.as_str()) {
                 lines.push(format!("COPY {constraints} {constraints}"));
+            }
+        }
+        for path in input.local_paths.get(file).into_iter().flatten() {
+            // Below a root already copied: in the image already.
+            if !copied.contains(".") && copied.insert(path.as_str()) {
+                lines.push(format!("COPY {CHOWN} {path} {path}"));
             }
         }
         lines.push(format!("COPY {file} {file}"));
@@ -320,7 +380,15 @@ fn install_lines(input: &DockerfileInput) -> Vec<String> {
         };
         lines.push(format!("{run} {command}{args} -r {file}"));
     }
-    lines
+    (lines, copied.contains("."))
+}
+
+/// Whether a shell command runs `uv` (a word of its own, e.g. `uv pip install -e .` or
+/// `cd x && uv pip install .`).
+fn runs_uv(command: &str) -> bool {
+    command
+        .split(|c: char| c.is_whitespace() || ";&|()".contains(c))
+        .any(|word| word == "uv")
 }
 
 fn run_directive(input: &DockerfileInput) -> String {
@@ -381,6 +449,7 @@ mod tests {
             cache_mount: None,
             requirement_files: Vec::new(),
             constraint_files: BTreeMap::new(),
+            local_paths: BTreeMap::new(),
             local_project_install_command: None,
             include_files: false,
             user: None,
@@ -408,6 +477,9 @@ mod tests {
         )
     }
 
+    /// What every generated Dockerfile starts with after `FROM`.
+    const PROLOGUE: &str = "USER root\nWORKDIR /app\nARG DOCKWRIGHT_PARENT_USER=0\nRUN chown \"$DOCKWRIGHT_PARENT_USER\" /app";
+
     const PIP_LINE: &str =
         "RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
 
@@ -415,7 +487,7 @@ mod tests {
     fn nothing_to_add_is_from_and_workdir() {
         assert_eq!(
             text(&input("python:3.11-slim")),
-            "FROM python:3.11-slim\nWORKDIR /app\n"
+            format!("FROM python:3.11-slim\n{PROLOGUE}\nUSER ${{DOCKWRIGHT_PARENT_USER}}\n")
         );
     }
 
@@ -432,8 +504,11 @@ mod tests {
         i.runtime_environment = map(&[("MODE", "prod")]);
         let expected = [
             "FROM python:3.11-slim",
+            "USER root",
             "WORKDIR /app",
             "ARG HTTP_PROXY",
+            "ARG DOCKWRIGHT_PARENT_USER=0",
+            "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app",
             "ENV PIP_INDEX_URL=\"http://index/simple\"",
             "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
             "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
@@ -442,8 +517,8 @@ mod tests {
             &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/2-requirements.txt"),
             "COPY .dockwright/requirements/3-integrations.txt .dockwright/requirements/3-integrations.txt",
             &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/3-integrations.txt"),
-            "COPY . .",
-            "RUN python3 -m pip install --no-deps -e .",
+            "COPY --chown=${DOCKWRIGHT_PARENT_USER} . .",
+            &format!("RUN export {PROJECT_INSTALL_ENV}; python3 -m pip install --no-deps -e ."),
             "RUN chown -R app .",
             "USER app",
             "ENV MODE=\"prod\"",
@@ -498,11 +573,11 @@ mod tests {
         let t = text(&i);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
-            lines[2],
+            lines[5],
             "RUN command -v uv >/dev/null 2>&1 || PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --no-cache-dir uv"
         );
         assert_eq!(
-            lines[4],
+            lines[7],
             "RUN uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages --no-cache-dir -r .dockwright/requirements/2-requirements.txt"
         );
         // Nothing to install: no bootstrap.
@@ -512,6 +587,103 @@ mod tests {
         i.local_project_install_command = Some("uv pip install --system -e .".into());
         i.include_files = true;
         assert!(text(&i).contains("command -v uv"));
+    }
+
+    #[test]
+    fn local_paths_are_copied_once_just_before_the_file_naming_them() {
+        let mut i = input("p");
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        i.local_paths = BTreeMap::from([
+            (
+                REQUIREMENT_FILES[1].to_string(),
+                vec!["libs/mylib".into(), "libs/editable".into()],
+            ),
+            (REQUIREMENT_FILES[2].to_string(), vec!["libs/mylib".into()]),
+        ]);
+        i.include_files = true;
+        let t = text(&i);
+        let lines: Vec<&str> = t.lines().collect();
+        let at = |l: &str| {
+            lines
+                .iter()
+                .position(|x| *x == l)
+                .unwrap_or_else(|| panic!("no `{l}` in\n{t}"))
+        };
+        let mylib = at("COPY --chown=${DOCKWRIGHT_PARENT_USER} libs/mylib libs/mylib");
+        let editable = at("COPY --chown=${DOCKWRIGHT_PARENT_USER} libs/editable libs/editable");
+        let group = at(
+            "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
+        );
+        assert!(
+            at("COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt")
+                < mylib
+        );
+        assert!(mylib < editable && editable < group, "{t}");
+        assert_eq!(t.matches("libs/mylib libs/mylib").count(), 1, "{t}");
+        // The files still come after the installs.
+        assert!(at("COPY --chown=${DOCKWRIGHT_PARENT_USER} . .") > group);
+
+        // The project root named by `-e .`: copied before the install, not again later.
+        i.local_paths = BTreeMap::from([(
+            REQUIREMENT_FILES[1].to_string(),
+            vec![".".into(), "libs/mylib".into()],
+        )]);
+        let t = text(&i);
+        assert_eq!(t.matches(" . .").count(), 1, "{t}");
+        assert!(
+            t.find(" . .").unwrap() < t.find("2-requirements.txt .dockwright").unwrap(),
+            "{t}"
+        );
+        assert!(
+            !t.contains("libs/mylib libs/mylib"),
+            "below the root: copied already\n{t}"
+        );
+
+        i.local_paths = BTreeMap::from([(REQUIREMENT_FILES[1].to_string(), vec!["my lib".into()])]);
+        assert_eq!(render(&i).unwrap_err().what, "local path");
+    }
+
+    #[test]
+    fn the_local_project_install_runs_with_what_the_install_lines_pass() {
+        let mut i = input("p");
+        i.include_files = true;
+        i.local_project_install_command = Some("pip install -e .".into());
+        let t = text(&i);
+        assert!(
+            t.contains("\nRUN export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore UV_BREAK_SYSTEM_PACKAGES=1 UV_PYTHON=\"${UV_PYTHON:-$(command -v python3 || command -v python)}\"; pip install -e .\n"),
+            "{t}"
+        );
+        assert!(!t.contains("command -v uv"), "pip needs no uv: {t}");
+        // uv is bootstrapped for a command that runs it, whatever the installer.
+        for command in [
+            "uv pip install --no-deps -e .",
+            "cd src && uv pip install .",
+        ] {
+            i.local_project_install_command = Some(command.into());
+            assert!(text(&i).contains("RUN command -v uv"), "{command}");
+        }
+        i.local_project_install_command = Some("pip install -e ./uvicorn-fork".into());
+        assert!(!text(&i).contains("RUN command -v uv"));
+    }
+
+    #[test]
+    fn the_build_runs_as_root_and_gives_the_image_back_to_the_parents_user() {
+        let mut i = input("p");
+        i.include_files = true;
+        let t = text(&i);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[1], "USER root");
+        assert_eq!(lines[3], "ARG DOCKWRIGHT_PARENT_USER=0");
+        assert_eq!(lines[4], "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app");
+        assert_eq!(lines.last(), Some(&"USER ${DOCKWRIGHT_PARENT_USER}"));
+        assert!(
+            !t.contains("chown -R"),
+            "the files are copied with --chown, not changed after: {t}"
+        );
+        // `user` decides instead.
+        i.user = Some("app".into());
+        let t = text(&i);
+        assert!(t.ends_with("RUN chown -R app .\nUSER app\n"), "{t}");
     }
 
     #[test]
@@ -565,7 +737,7 @@ mod tests {
         i.local_project_install_command = Some("uv pip install --system --no-deps -e .".into());
         let t = text(&i);
         assert!(t.contains("RUN --mount=type=cache,target=/root/.cache/uv UV_LINK_MODE=copy uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages -r .dockwright/requirements/2-requirements.txt"), "{t}");
-        assert!(t.contains("\nRUN --mount=type=cache,target=/root/.cache/uv uv pip install --system --no-deps -e .\n"), "{t}");
+        assert!(t.contains(&format!("\nRUN --mount=type=cache,target=/root/.cache/uv export {PROJECT_INSTALL_ENV}; uv pip install --system --no-deps -e .\n")), "{t}");
         assert!(!t.contains("--no-cache-dir -r"), "{t}");
         assert!(
             t.contains("RUN command -v uv"),
@@ -618,10 +790,11 @@ mod tests {
         let rendered = render(&i).unwrap();
         assert_eq!(rendered.build_args, map(&[(NEWLINE_ARG, "\n")]));
         let lines: Vec<&str> = rendered.text.lines().collect();
-        assert_eq!(lines[2], "ARG DOCKWRIGHT_NEWLINE");
-        assert_eq!(lines[3], "ENV A=\"plain\"");
+        assert_eq!(lines[3], "ARG DOCKWRIGHT_NEWLINE");
+        assert_eq!(lines[6], "ENV A=\"plain\"");
+        assert_eq!(lines[7], "USER ${DOCKWRIGHT_PARENT_USER}");
         assert_eq!(
-            lines[4],
+            lines[8],
             "ENV CERT=\"line1${DOCKWRIGHT_NEWLINE}line2${DOCKWRIGHT_NEWLINE}\""
         );
     }
@@ -636,7 +809,7 @@ mod tests {
         let t = text(&i);
         assert!(
             t.ends_with(
-                "COPY . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV B=\"2\" \\\n    A=\"1\"\n"
+                "COPY --chown=${DOCKWRIGHT_PARENT_USER} . .\nRUN chown -R 1000:1000 .\nUSER 1000:1000\nENV B=\"2\" \\\n    A=\"1\"\n"
             ),
             "{t}"
         );
@@ -645,9 +818,9 @@ mod tests {
     #[test]
     fn files_are_copied_only_when_included() {
         let mut i = input("p");
-        assert!(!text(&i).contains("COPY . ."));
+        assert!(!text(&i).contains(" . ."));
         i.include_files = true;
-        assert!(text(&i).contains("\nCOPY . .\n"));
+        assert!(text(&i).contains("\nCOPY --chown=${DOCKWRIGHT_PARENT_USER} . .\n"));
     }
 
     #[test]
@@ -667,7 +840,7 @@ mod tests {
         let t = text(&i);
         assert!(
             t.starts_with(
-                "FROM base:1\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nENV A=\"1\"\nRUN apt-get"
+                "FROM base:1\nUSER root\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nARG DOCKWRIGHT_PARENT_USER=0\nRUN chown \"$DOCKWRIGHT_PARENT_USER\" /app\nENV A=\"1\"\nRUN apt-get"
             ),
             "{t}"
         );
@@ -783,7 +956,14 @@ mod tests {
         let mut i = input("scratch");
         i.environment = values.clone();
         i.runtime_environment = map(&[("RUNTIME_MULTI", "x\ny$z\"")]);
-        let rendered = render(&i).unwrap();
+        let mut rendered = render(&i).unwrap();
+        // `scratch` has no shell: only the ENV lines are under test.
+        rendered.text = rendered
+            .text
+            .lines()
+            .filter(|l| !l.starts_with("RUN "))
+            .map(|l| format!("{l}\n"))
+            .collect();
 
         let tag = format!("dockwright-test-env-quoting:{}", std::process::id());
         let mut build = Command::new("docker");

@@ -17,6 +17,7 @@ pub mod context;
 pub mod contribution;
 pub mod docker_syntax;
 pub mod dockerfile;
+mod local_paths;
 pub mod parents;
 pub mod plan;
 pub mod requirements;

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{Context, ContextError, HashCache};
 use crate::contribution::{Group, Platform};
 use crate::dockerfile::{self, DockerfileInput};
+use crate::local_paths::{self, LocalPath};
 use crate::parents;
 use crate::requirements::{GroupLines, Line, Note, RequirementSet};
 use crate::settings::{
@@ -117,6 +118,11 @@ pub struct BuildSpec {
     /// describe the run, not the image (editing a step's command rebuilds nothing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// When not empty, only these paths of the context root are sent (`/`-separated, `.`
+    /// for all): the local paths requirement lines name, when the project's files are not
+    /// copied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// What the engine's build request carries.
     #[serde(flatten)]
     pub options: BuildOptions,
@@ -170,7 +176,10 @@ impl BuildSpec {
     /// The build context, with the generated files in place.
     pub fn context(&self) -> Result<Context, ContextError> {
         let mut context = match &self.context_root {
-            Some(root) => Context::scan(root, self.dockerignore.as_deref())?,
+            Some(root) if self.only.is_empty() => {
+                Context::scan(root, self.dockerignore.as_deref())?
+            }
+            Some(root) => Context::scan_only(root, self.dockerignore.as_deref(), &self.only)?,
             None => Context::empty(),
         };
         context.exclude(&self.excluded);
@@ -215,6 +224,13 @@ pub enum PlanError {
     },
     #[error("{file}: build context: {source}")]
     Context { file: String, source: ContextError },
+    #[error("{file}: {origin}: `{line}`: {reason}")]
+    LocalPath {
+        file: String,
+        origin: String,
+        line: String,
+        reason: String,
+    },
     #[error(
         "{file}: the constraint line `{line}` from plugin {plugin} has the origin `{origin}`: \
          after `constraint ` a constraint line's origin must name a file (letters, digits and `._-`)"
@@ -622,7 +638,7 @@ fn user_dockerfile_image(
     build.extra_files.insert("Dockerfile".into(), text.clone());
     let mut key_inputs = BTreeMap::new();
     key_inputs.insert("user dockerfile".into(), hash(&text));
-    let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
+    let key = finish(pipeline, &mut build, &mut key_inputs, cache, &[])?;
     let from = parents::from_images(&text, &build.options.build_args);
     Ok(ImagePlan {
         from,
@@ -692,10 +708,15 @@ fn generated_image(
     cache: &mut HashCache,
 ) -> Result<ImagePlan, PlanError> {
     let docker = input.docker;
-    let mut constraints = Constraints::default();
-    let requirements = input
+    let mut local = LocalCopies::default();
+    let groups = input
         .requirements
         .groups
+        .iter()
+        .map(|group| local.rewrite(pipeline, docker, group))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut constraints = Constraints::default();
+    let requirements = groups
         .iter()
         .map(|group| requirement_file(group, &mut constraints))
         .collect::<Result<Vec<_>, _>>()
@@ -710,6 +731,7 @@ fn generated_image(
     let mut dockerfile_input =
         DockerfileInput::from_settings(&parent.name, docker, files, apt.clone());
     dockerfile_input.constraint_files = constraints.named_by.clone();
+    dockerfile_input.local_paths = local.by_file.clone();
     let rendered =
         dockerfile::render(&dockerfile_input).map_err(|source| PlanError::Generated {
             file: file(pipeline),
@@ -717,7 +739,7 @@ fn generated_image(
         })?;
     let config = docker.main_build_config();
     let options = config.build_options.clone().unwrap_or_default();
-    let root = docker.includes_files().then_some(".");
+    let root = (docker.includes_files() || !local.copies.is_empty()).then_some(".");
     let mut build = build_spec(
         pipeline,
         root,
@@ -725,6 +747,9 @@ fn generated_image(
         &options,
         docker.prevent_build_reuse,
     );
+    if !docker.includes_files() {
+        build.only = local.copies.iter().map(|c| c.0.clone()).collect();
+    }
     build.options.build_args.extend(rendered.build_args.clone());
     build.buildkit = docker.python_package_installer_cache_mount.is_some();
     build
@@ -747,7 +772,7 @@ fn generated_image(
     for (i, digest) in input.plugin_digests.iter().enumerate() {
         key_inputs.insert(format!("plugin {i}"), digest.clone());
     }
-    let key = finish(pipeline, &mut build, &mut key_inputs, cache)?;
+    let key = finish(pipeline, &mut build, &mut key_inputs, cache, &local.copies)?;
     Ok(ImagePlan {
         from: vec![parent.name.clone()],
         name,
@@ -804,6 +829,61 @@ fn apt_conflicts(packages: &[String]) -> Vec<String> {
         }
     }
     found
+}
+
+/// The local paths the requirement lines of an image name (see [`local_paths`]).
+#[derive(Default)]
+struct LocalCopies {
+    /// Requirements file → the context paths copied just before its install, in order.
+    by_file: BTreeMap<String, Vec<String>>,
+    /// Every path copied, once, with the (first) line that names it, as written.
+    copies: Vec<(String, Line)>,
+}
+
+impl LocalCopies {
+    /// `group` with each local path line rewritten to name the path in the image, the
+    /// path recorded for the group's file.
+    fn rewrite(
+        &mut self,
+        pipeline: &Pipeline,
+        docker: &DockerSettings,
+        group: &GroupLines,
+    ) -> Result<GroupLines, PlanError> {
+        let resolver = local_paths::Resolver {
+            root: normalize(&pipeline.base_dir),
+            pyproject: docker.pyproject_path.as_deref(),
+        };
+        let mut out = group.clone();
+        for line in &mut out.lines {
+            if line.origin.starts_with(CONSTRAINT_ORIGIN) {
+                continue;
+            }
+            let found = resolver
+                .resolve(line)
+                .map_err(|reason| PlanError::LocalPath {
+                    file: file(pipeline),
+                    origin: line.origin.clone(),
+                    line: line.text.clone(),
+                    reason,
+                })?;
+            let Some(LocalPath {
+                context_path,
+                line: rewritten,
+            }) = found
+            else {
+                continue;
+            };
+            let paths = self.by_file.entry(group.file.to_string()).or_default();
+            if !paths.contains(&context_path) {
+                paths.push(context_path.clone());
+            }
+            if !self.copies.iter().any(|(p, _)| *p == context_path) {
+                self.copies.push((context_path, line.clone()));
+            }
+            line.text = rewritten;
+        }
+        Ok(out)
+    }
 }
 
 /// Where the generated Dockerfile sits in the context: out of the way of a user's own
@@ -896,6 +976,7 @@ fn build_spec(
             .map(|root| run_files(pipeline, root))
             .unwrap_or_default(),
         context_root,
+        only: Vec::new(),
         dockerignore: dockerignore.map(resolve),
         extra_files: BTreeMap::new(),
         options: BuildOptions {
@@ -942,16 +1023,29 @@ fn run_files(pipeline: &Pipeline, root: &Path) -> Vec<String> {
 }
 
 /// Adds the context and the build options to the key inputs, and returns the key.
+/// `copies` are the local paths the Dockerfile copies, with the line that names each: each
+/// must be in the context (not left out by the dockerignore rules).
 fn finish(
     pipeline: &Pipeline,
     build: &mut BuildSpec,
     key_inputs: &mut BTreeMap<String, String>,
     cache: &mut HashCache,
+    copies: &[(String, Line)],
 ) -> Result<String, PlanError> {
     let context = build.context().map_err(|source| PlanError::Context {
         file: file(pipeline),
         source,
     })?;
+    if let Some((path, line)) = copies.iter().find(|(path, _)| !context.contains(path)) {
+        return Err(PlanError::LocalPath {
+            file: file(pipeline),
+            origin: line.origin.clone(),
+            line: line.text.clone(),
+            reason: format!(
+                "`{path}` is left out of the build context by the dockerignore rules, so it cannot be copied into the image for the install; let it in (e.g. `!{path}`)"
+            ),
+        });
+    }
     let digest = context.digest(cache).map_err(|source| PlanError::Context {
         file: file(pipeline),
         source,
@@ -1439,6 +1533,74 @@ mod tests {
         let (d1, inputs) = key(&with_dockerfile, &[], "sha256:a");
         assert_ne!(d0, d1);
         assert!(inputs.contains_key("user dockerfile"));
+    }
+
+    /// Local paths requirement lines name: copied alone before their group's install, in
+    /// the key by content, refused outside the root or when the dockerignore rules leave
+    /// them out.
+    #[test]
+    fn local_paths_are_sent_alone_and_their_content_is_in_the_key() {
+        let f = Fixture::new();
+        f.write("libs/mylib/pyproject.toml", "[project]\nname = \"mylib\"\n");
+        f.write(
+            "libs/editable/pyproject.toml",
+            "[project]\nname = \"editable\"\n",
+        );
+        f.write("steps/a.py", "print(1)\n");
+        let yaml = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [x]\n    allow_including_files_in_images: false\n";
+        let p = f.pipeline(yaml);
+        let lines = ["six", "./libs/mylib", "-e ./libs/editable"];
+        let image = |p: &Pipeline| plan_with(p, &lines).unwrap().images.pop().unwrap();
+        let first = image(&p);
+        assert_eq!(
+            first.requirements[0].lines,
+            ["six", "/app/libs/mylib", "-e /app/libs/editable"]
+        );
+        let build = first.build.as_ref().unwrap();
+        assert_eq!(build.only, ["libs/mylib", "libs/editable"]);
+        let context = build.context().unwrap();
+        let sent: Vec<&str> = context.files().collect();
+        assert_eq!(
+            sent,
+            ["libs/editable/pyproject.toml", "libs/mylib/pyproject.toml"],
+            "only the named paths, not steps/ or the pipeline file"
+        );
+        let dockerfile = first.dockerfile.as_deref().unwrap();
+        assert!(
+            dockerfile.contains("COPY --chown=${DOCKWRIGHT_PARENT_USER} libs/mylib libs/mylib\nCOPY --chown=${DOCKWRIGHT_PARENT_USER} libs/editable libs/editable\nCOPY .dockwright/requirements/2-requirements.txt"),
+            "{dockerfile}"
+        );
+
+        f.write("steps/a.py", "print(2)\n");
+        assert_eq!(image(&p).build_key, first.build_key, "a file not sent");
+        f.write("libs/mylib/src/mylib/__init__.py", "X = 1\n");
+        let changed = image(&p);
+        assert_ne!(
+            changed.build_key, first.build_key,
+            "a file under a local path"
+        );
+        assert_ne!(changed.key_inputs["context"], first.key_inputs["context"]);
+
+        f.write(".dockerignore", "libs/editable\n");
+        let error = plan_with(&p, &lines).unwrap_err().to_string();
+        assert!(
+            error.contains("`-e ./libs/editable`") && error.contains("dockerignore"),
+            "{error}"
+        );
+        std::fs::remove_file(f.dir.path().join(".dockerignore")).unwrap();
+
+        let error = plan_with(&p, &["../outside"]).unwrap_err().to_string();
+        assert!(
+            error.contains("dockwright.yaml: test: `../outside`: the local path"),
+            "{error}"
+        );
+        assert!(error.contains("outside the build context root"), "{error}");
+
+        // With the files copied anyway, the context is the whole root.
+        let p = f.pipeline(&yaml.replace("false", "true"));
+        let build = image(&p).build.unwrap();
+        assert!(build.only.is_empty());
+        assert!(build.context().unwrap().files().any(|f| f == "steps/a.py"));
     }
 
     #[test]

@@ -170,6 +170,29 @@ impl Context {
     /// (a relative path is taken relative to `root`; it must exist), else from
     /// `<root>/.dockerignore` when that exists, else nothing is excluded.
     pub fn scan(root: &Path, dockerignore: Option<&Path>) -> Result<Context, ContextError> {
+        Self::scan_targets(root, dockerignore, None)
+    }
+
+    /// Like [`Self::scan`], but only the given paths below the root (`/`-separated, `.` for
+    /// the whole root) and what lies below them, after the same rules: the rest of the root
+    /// is not even listed. Used for the local paths a requirements file names when the
+    /// project's files are not copied.
+    pub fn scan_only(
+        root: &Path,
+        dockerignore: Option<&Path>,
+        targets: &[String],
+    ) -> Result<Context, ContextError> {
+        if targets.iter().any(|t| t == ".") {
+            return Self::scan(root, dockerignore);
+        }
+        Self::scan_targets(root, dockerignore, Some(targets))
+    }
+
+    fn scan_targets(
+        root: &Path,
+        dockerignore: Option<&Path>,
+        targets: Option<&[String]>,
+    ) -> Result<Context, ContextError> {
         // Absolute (not canonical: symlinks in the root's own path are the user's choice),
         // so that hash-cache keys never collide between two projects.
         let root = &std::path::absolute(root).map_err(|source| ContextError::Io {
@@ -188,9 +211,13 @@ impl Context {
             });
         }
         let (ignore_file, rules) = load_rules(root, dockerignore)?;
-        let outcome = walk::walk(root, &rules)?;
+        let outcome = match targets {
+            None => walk::walk(root, &rules)?,
+            Some(targets) => walk::walk_targets(root, &rules, targets)?,
+        };
         let mut entries = outcome.entries;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.dedup_by(|a, b| a.path == b.path);
         Ok(Context {
             root: root.to_path_buf(),
             ignore_file,
@@ -234,6 +261,13 @@ impl Context {
             .iter()
             .filter(|entry| matches!(entry.kind, EntryKind::File(_)))
             .map(|entry| entry.path.as_str())
+    }
+
+    /// Whether `path` (`/`-separated, `.` for the root) is in the context: an entry of its
+    /// own, or entries below it (a directory the rules exclude but some of whose files
+    /// they let in).
+    pub fn contains(&self, path: &str) -> bool {
+        path == "." || self.entry(path).is_some() || self.has_descendant(path)
     }
 
     /// The extra files, sorted by path.

@@ -897,3 +897,72 @@ fn a_relative_root_is_made_absolute() {
         }
     }
 }
+
+/// Only the named paths (and what lies below them) are scanned, after the same rules as a
+/// full scan, without listing the rest of the root.
+#[test]
+fn scan_only_lists_the_named_paths_after_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "libs/mylib/pyproject.toml", "[project]\n");
+    write(root, "libs/mylib/src/mylib/__init__.py", "");
+    write(root, "libs/mylib/build/junk.txt", "");
+    write(root, "libs/other/setup.py", "");
+    write(root, "dist/pkg-1.0.whl", "wheel");
+    write(root, "big/a.txt", "");
+    write(root, "big/b.txt", "");
+    write(
+        root,
+        ".dockerignore",
+        "**/build\nhidden\n!hidden/kept.txt\n",
+    );
+    write(root, "hidden/kept.txt", "");
+    write(root, "hidden/gone.txt", "");
+    let targets = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    let context =
+        Context::scan_only(root, None, &targets(&["libs/mylib", "dist/pkg-1.0.whl"])).unwrap();
+    assert_eq!(
+        paths(&context),
+        [
+            "dist",
+            "dist/pkg-1.0.whl",
+            "libs",
+            "libs/mylib",
+            "libs/mylib/pyproject.toml",
+            "libs/mylib/src",
+            "libs/mylib/src/mylib",
+            "libs/mylib/src/mylib/__init__.py",
+        ]
+    );
+    assert!(context.contains("libs/mylib") && context.contains("dist/pkg-1.0.whl"));
+    assert!(!context.contains("libs/other") && !context.contains("big"));
+    // Nothing else was looked at: only the three files sent were stat-ed.
+    assert_eq!(
+        context.walk_stats().entries_stated,
+        3,
+        "{:?}",
+        context.walk_stats()
+    );
+
+    // An excluded folder re-entered through an exception; an excluded target; nesting.
+    let context = Context::scan_only(
+        root,
+        None,
+        &targets(&["hidden", "libs/mylib/build", "libs", "libs/mylib"]),
+    )
+    .unwrap();
+    let files: Vec<&str> = context.files().collect();
+    assert_eq!(
+        files,
+        [
+            "hidden/kept.txt",
+            "libs/mylib/pyproject.toml",
+            "libs/mylib/src/mylib/__init__.py",
+            "libs/other/setup.py",
+        ]
+    );
+    assert!(!context.contains("libs/mylib/build"));
+    // `.` is the whole root, as a full scan.
+    let all = Context::scan_only(root, None, &targets(&["."])).unwrap();
+    assert_eq!(paths(&all), paths(&Context::scan(root, None).unwrap()));
+}

@@ -46,6 +46,27 @@ pub(super) fn walk(root: &Path, rules: &IgnoreRules) -> Result<WalkOutcome, Cont
     Ok(walker.outcome)
 }
 
+/// Like [`walk`], but only `targets` (paths below the root) and what lies below them: the
+/// rest of the root is not listed. Entries may repeat when targets nest.
+pub(super) fn walk_targets(
+    root: &Path,
+    rules: &IgnoreRules,
+    targets: &[String],
+) -> Result<WalkOutcome, ContextError> {
+    let mut walker = Walker {
+        rules,
+        outcome: WalkOutcome {
+            entries: Vec::new(),
+            skipped_special: Vec::new(),
+            stats: WalkStats::default(),
+        },
+    };
+    for target in targets {
+        walker.walk_target(root, target)?;
+    }
+    Ok(walker.outcome)
+}
+
 struct Walker<'a> {
     rules: &'a IgnoreRules,
     outcome: WalkOutcome,
@@ -72,28 +93,90 @@ impl Walker<'_> {
         // A stable order makes errors (the first bad file) reproducible.
         children.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, file_type, child) in children {
-            self.outcome.stats.entries_seen += 1;
-            let path = dir.join(&name);
-            let name_text = name.to_string_lossy();
-            let rel = if rel_dir.is_empty() {
-                name_text.to_string()
-            } else {
-                format!("{rel_dir}/{name_text}")
+            self.visit(dir, rel_dir, parent, &name, file_type, &child)?;
+        }
+        Ok(())
+    }
+
+    /// One entry of a listed directory: matched against the rules with its parent's
+    /// results, then included (a directory with everything below it) or left out.
+    fn visit(
+        &mut self,
+        dir: &Path,
+        rel_dir: &str,
+        parent: &ParentMatches,
+        name: &std::ffi::OsStr,
+        file_type: fs::FileType,
+        child: &fs::DirEntry,
+    ) -> Result<(), ContextError> {
+        self.outcome.stats.entries_seen += 1;
+        let path = dir.join(name);
+        let name_text = name.to_string_lossy();
+        let rel = if rel_dir.is_empty() {
+            name_text.to_string()
+        } else {
+            format!("{rel_dir}/{name_text}")
+        };
+        let (excluded, matches) = self.rules.matches_using_parent_results(&rel, parent);
+        if excluded {
+            if file_type.is_dir() && self.rules.exception_may_reach_inside(&rel) {
+                self.walk_dir(&path, &rel, &matches)?;
+            }
+            return Ok(());
+        }
+        if rel == ROOT_IGNORE_FILE {
+            return Ok(());
+        }
+        if name.to_str().is_none() {
+            return Err(ContextError::NonUtf8Name { path });
+        }
+        self.include(child, path, rel, file_type, &matches)
+    }
+
+    /// Walks only `target` (a `/`-separated path below the root) and what lies below it:
+    /// its ancestors are matched against the rules on the way down, as the full walk would,
+    /// but only the one entry on the path is looked at in each.
+    fn walk_target(&mut self, root: &Path, target: &str) -> Result<(), ContextError> {
+        let mut dir = root.to_path_buf();
+        let mut rel_dir = String::new();
+        let mut parent = ParentMatches::default();
+        let parts: Vec<&str> = target.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            self.outcome.stats.dirs_listed += 1;
+            let listing = fs::read_dir(&dir).map_err(|source| io_error(&dir, source))?;
+            let Some(child) = listing
+                .flatten()
+                .find(|entry| entry.file_name().to_str() == Some(*part))
+            else {
+                return Ok(());
             };
-            let (excluded, matches) = self.rules.matches_using_parent_results(&rel, parent);
-            if excluded {
-                if file_type.is_dir() && self.rules.exception_may_reach_inside(&rel) {
-                    self.walk_dir(&path, &rel, &matches)?;
-                }
-                continue;
+            let file_type = child
+                .file_type()
+                .map_err(|source| io_error(&child.path(), source))?;
+            if i + 1 == parts.len() {
+                return self.visit(
+                    &dir,
+                    &rel_dir,
+                    &parent,
+                    &child.file_name(),
+                    file_type,
+                    &child,
+                );
             }
-            if rel == ROOT_IGNORE_FILE {
-                continue;
+            self.outcome.stats.entries_seen += 1;
+            let rel = if rel_dir.is_empty() {
+                part.to_string()
+            } else {
+                format!("{rel_dir}/{part}")
+            };
+            let (excluded, matches) = self.rules.matches_using_parent_results(&rel, &parent);
+            let reachable = !excluded || self.rules.exception_may_reach_inside(&rel);
+            if !file_type.is_dir() || !reachable {
+                return Ok(());
             }
-            if name.to_str().is_none() {
-                return Err(ContextError::NonUtf8Name { path });
-            }
-            self.include(&child, path, rel, file_type, &matches)?;
+            dir = dir.join(part);
+            rel_dir = rel;
+            parent = matches;
         }
         Ok(())
     }
