@@ -17,6 +17,8 @@ pub mod context;
 pub mod contribution;
 pub mod docker_syntax;
 pub mod dockerfile;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod parents;
 pub mod plan;
 pub mod requirements;
