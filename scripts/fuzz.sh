@@ -12,6 +12,7 @@
 #   FUZZ_TIMEOUT    seconds one input may take before it counts as a hang (default 10)
 #   FUZZ_MAX_LEN    largest input in bytes (default 8192)
 #   FUZZ_SANITIZER  cargo-fuzz's -s: none (default, fastest; the code is safe Rust) or address
+#   FUZZ_BUILD=0    run the targets as last built, without `cargo fuzz build`
 #
 # cargo-fuzz needs nightly-only rustc flags; on a stable toolchain RUSTC_BOOTSTRAP=1 allows
 # them. New corpus entries go to fuzz/corpus/<target> (ignored by git), crash inputs to
@@ -39,9 +40,12 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
-echo "building ${#targets[@]} target(s)" >&2
-cargo fuzz build "${fuzz_flags[@]}" >&2
+if [ "${FUZZ_BUILD:-1}" != 0 ]; then
+    echo "building ${#targets[@]} target(s)" >&2
+    cargo fuzz build "${fuzz_flags[@]}" >&2
+fi
 
+bin_dir=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
 logs=fuzz/target/logs
 mkdir -p "$logs"
 
@@ -53,8 +57,10 @@ run_target() {
     before=$(find "fuzz/artifacts/$target" -type f | wc -l)
     start=$(date +%s)
     status=0
-    cargo fuzz run "${fuzz_flags[@]}" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
-        -runs="$runs" -timeout="$timeout" -max_len="$max_len" -rss_limit_mb=2048 \
+    # The binary cargo-fuzz built, run directly: parallel `cargo fuzz run`s would queue on
+    # cargo's locks.
+    "$bin_dir/$target" "fuzz/corpus/$target" "fuzz/seeds/$target" \
+        -artifact_prefix="fuzz/artifacts/$target/" -runs="$runs" -timeout="$timeout" -max_len="$max_len" -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
     end=$(date +%s)
     local execs crashes
