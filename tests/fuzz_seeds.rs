@@ -10,8 +10,12 @@ use std::time::Duration;
 /// Far above what any input takes; only a hang reaches it.
 const HANG: Duration = Duration::from_secs(60);
 
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
 fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let fuzz = fuzz_dir();
     let mut files = Vec::new();
     for dir in ["seeds", "regressions"] {
         let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
@@ -98,4 +102,48 @@ fn oci_seeds() {
 #[test]
 fn registry_seeds() {
     run_corpus("registry", dockwright_registry::fuzz_image);
+}
+
+/// One line from one source, merged as the planner merges it.
+fn merge_one(line: &str) -> Result<(), dockwright_plan::requirements::InvalidLine> {
+    use dockwright_plan::contribution::{Contribution, Group, Platform, Requirement, Sourced};
+    let sources = [Sourced {
+        plugin: "acme 1.0.0".into(),
+        digest: "sha256:00".into(),
+        group: Group::Integrations,
+        contribution: Contribution {
+            requirements: vec![Requirement {
+                line: line.into(),
+                origin: "integration acme".into(),
+            }],
+            ..Contribution::default()
+        },
+    }];
+    dockwright_plan::requirements::merge(&sources, &Platform::default()).map(|_| ())
+}
+
+/// Crash found by the `requirement_lines` target: `t_` then NUL bytes made pep508_rs panic in
+/// `package_name` (what `dockwright why` uses) instead of refusing the name.
+#[test]
+fn regression_name_ending_in_underscore_is_no_package() {
+    let input = fuzz_dir().join("regressions/requirement_lines/pep508-name-ending-in-underscore");
+    run_one(dockwright_plan::fuzz::requirement_lines, &input);
+    let text = String::from_utf8(std::fs::read(&input).unwrap()).unwrap();
+    assert_eq!(dockwright_plan::requirements::package_name(&text), None);
+    let error = merge_one("t_ >=1").unwrap_err();
+    assert!(error.reason.contains("`t_` ends in `_`"), "{error}");
+}
+
+/// Crash found by the `boundary` target: a plugin returning `m0yeqr.>=1…` made pep508_rs
+/// panic in the merge; now the plan fails naming the line, its origin and the plugin.
+#[test]
+fn regression_name_ending_in_dot_from_a_plugin_is_an_invalid_line() {
+    let input = fuzz_dir().join("regressions/boundary/pep508-name-ending-in-dot");
+    run_one(dockwright_plugin_host::fuzz::boundary, &input);
+    let error = merge_one("m0yeqr.>=1uirementsd64").unwrap_err().to_string();
+    assert!(error.contains("`m0yeqr.` ends in `.`"), "{error}");
+    assert!(
+        error.contains("integration acme (plugin acme 1.0.0)"),
+        "{error}"
+    );
 }
