@@ -167,7 +167,7 @@ fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
     if is_path_or_url(&requirement) {
         return Ok(None);
     }
-    if let Some(reason) = bad_name(&requirement) {
+    if let Some(reason) = bad_name(&requirement).or_else(|| non_ascii_marker(&requirement)) {
         return Err(InvalidLine {
             text: line.text.clone(),
             origin: line.origin.clone(),
@@ -213,6 +213,19 @@ fn bad_name(requirement: &str) -> Option<String> {
         Some(format!(
             "the {what} `{name}` ends in `{last}`; a name must end with a letter or a digit"
         ))
+    })
+}
+
+/// pep508_rs 0.9 also panics (slicing inside a character) on some markers holding non-ASCII
+/// text (found by `fuzz/`); marker names and the values they compare with are ASCII, so such
+/// a marker is refused here first.
+fn non_ascii_marker(requirement: &str) -> Option<String> {
+    let (_, marker) = requirement.split_once(';')?;
+    (!marker.is_ascii()).then(|| {
+        format!(
+            "the environment marker `{}` holds a non-ASCII character",
+            marker.trim()
+        )
     })
 }
 
@@ -417,7 +430,10 @@ fn package_conflicts(
 /// option line, a comment or a line that does not parse. Used by `dockwright why`.
 pub fn package_name(line: &str) -> Option<String> {
     let line = line.trim();
-    if line.starts_with('-') || line.starts_with('#') || bad_name(line).is_some() {
+    if line.starts_with('-')
+        || line.starts_with('#')
+        || bad_name(line).or_else(|| non_ascii_marker(line)).is_some()
+    {
         return None;
     }
     Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
@@ -821,6 +837,12 @@ mod tests {
             assert_eq!(error.origin, "f:1");
             assert_eq!(package_name(line), None);
         }
+        // A marker with non-ASCII text (pep508_rs sliced inside a character).
+        let line = "scipy==1.11.4; python_version < \"3.8\"x\u{1cf}";
+        let sources = [source("p", Group::Requirements, &[(line, "f:1")], &[])];
+        let error = merge(&sources, &py311()).unwrap_err();
+        assert!(error.reason.contains("non-ASCII"), "{}", error.reason);
+        assert_eq!(package_name(line), None);
         // Names that end well still parse.
         assert_eq!(
             package_name("numpy.core-x_y >=1"),
