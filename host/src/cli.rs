@@ -12,7 +12,7 @@ use crate::commands::{
     self, Gathered, Host, KubernetesRun, Offered, Orchestrator, PipelineArgs, Planned, RunArgs,
 };
 use crate::engine::{Interrupt, LogLine};
-use crate::images::ImageResult;
+use crate::images::{ImageResult, ImagesError};
 use crate::plan::Plan;
 use crate::plugins::distribution::lock::LockOutcome;
 use crate::plugins::{self, Limits, Origin, Plugin};

@@ -23,6 +23,65 @@ mod export;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod parse;
 
+/// Fuzz entry (`fuzz/fuzz_targets/requirements_file.rs`), native only: the input is a
+/// project's requirements files, split at 0xFF bytes into `requirements.txt`, `a.txt`,
+/// `sub/b.txt` and `../outside.txt` (outside the grant: never read), read through the same
+/// parser the component runs; the first file's lines are also read as a `requirements:` list. Not API.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub fn fuzz_requirements_file(data: &[u8]) {
+    use std::path::Path;
+    const FILES: [&str; 4] = [
+        "/p/requirements.txt",
+        "/p/a.txt",
+        "/p/sub/b.txt",
+        "/outside.txt",
+    ];
+    let parts: Vec<&[u8]> = data.splitn(FILES.len(), |&b| b == 0xff).collect();
+    let read = |path: &Path| {
+        // The grant is the only thing between a pipeline's includes and the host's files.
+        assert!(
+            path.starts_with("/p"),
+            "read outside the grant: {}",
+            path.display()
+        );
+        let at = FILES.iter().position(|f| Path::new(f) == path);
+        let bytes = at
+            .and_then(|i| parts.get(i))
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))?;
+        parse::text_of(bytes.to_vec())
+    };
+    let settings = parse::Settings {
+        requirements: Some(parse::Requirements::File("requirements.txt".into())),
+        ..Default::default()
+    };
+    lines_hold(parse::collect(&settings, "/p", &["/p"], &read));
+    if let Ok(text) = read(Path::new(FILES[0])) {
+        let list = text.lines().map(str::to_string).collect();
+        let settings = parse::Settings {
+            requirements: Some(parse::Requirements::Lines(list)),
+            ..Default::default()
+        };
+        lines_hold(parse::collect(&settings, "/p", &["/p"], &read));
+    }
+}
+
+/// What the host relies on in the plugin's answer: trimmed, non-empty lines with no include
+/// left in them, and an error that says something.
+#[cfg(not(target_arch = "wasm32"))]
+fn lines_hold(result: Result<parse::Lines, parse::Error>) {
+    match result {
+        Ok(lines) => {
+            for (line, origin) in lines {
+                assert!(!line.is_empty() && line == line.trim(), "line `{line}`");
+                assert!(!parse::is_include(&line), "include left in `{line}`");
+                assert!(!origin.is_empty());
+            }
+        }
+        Err(parse::Error::Invalid(m) | parse::Error::Unavailable(m)) => assert!(!m.is_empty()),
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 mod plugin {
     use crate::export::{self, Output};

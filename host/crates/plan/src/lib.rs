@@ -17,6 +17,8 @@ pub mod context;
 pub mod contribution;
 pub mod docker_syntax;
 pub mod dockerfile;
+#[doc(hidden)]
+pub mod fuzz;
 mod local_paths;
 pub mod parents;
 pub mod plan;

@@ -175,6 +175,14 @@ fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
     if is_path_or_url(&requirement) {
         return Ok(None);
     }
+    if let Some(reason) = bad_name(&requirement).or_else(|| non_ascii_marker(&requirement)) {
+        return Err(InvalidLine {
+            text: line.text.clone(),
+            origin: line.origin.clone(),
+            plugin: line.plugin.clone(),
+            reason,
+        });
+    }
     Requirement::from_str(&requirement)
         .map(Some)
         .map_err(|e| InvalidLine {
@@ -183,6 +191,50 @@ fn parse_line(line: &Line) -> Result<Option<Requirement>, InvalidLine> {
             plugin: line.plugin.clone(),
             reason: e.message.to_string(),
         })
+}
+
+/// A package or extra name that ends in `.`, `-` or `_` before what follows it
+/// (`numpy.>=1`, `numpy[cuda_]`): PEP 508 refuses it, but pep508_rs 0.9 panics on it instead
+/// of returning an error (found by `fuzz/`), so it is refused here first.
+fn bad_name(requirement: &str) -> Option<String> {
+    fn run(text: &str) -> &str {
+        let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        &text[..text.find(|c| !is_name_char(c)).unwrap_or(text.len())]
+    }
+    let text = requirement.trim_start();
+    let name = run(text);
+    let mut names = vec![("package name", name)];
+    if name.len() < text.len()
+        && let Some(extras) = text[name.len()..].trim_start().strip_prefix('[')
+    {
+        let extras = extras.split(']').next().unwrap_or_default();
+        names.extend(extras.split(',').map(|e| ("extra", run(e.trim()))));
+    } else if name.len() == text.len() {
+        // A name alone: the parser's own error says it.
+        return None;
+    }
+    names.into_iter().find_map(|(what, name)| {
+        let last = name
+            .chars()
+            .last()
+            .filter(|c| matches!(c, '.' | '-' | '_'))?;
+        Some(format!(
+            "the {what} `{name}` ends in `{last}`; a name must end with a letter or a digit"
+        ))
+    })
+}
+
+/// pep508_rs 0.9 also panics (slicing inside a character) on some markers holding non-ASCII
+/// text (found by `fuzz/`); marker names and the values they compare with are ASCII, so such
+/// a marker is refused here first.
+fn non_ascii_marker(requirement: &str) -> Option<String> {
+    let (_, marker) = requirement.split_once(';')?;
+    (!marker.is_ascii()).then(|| {
+        format!(
+            "the environment marker `{}` holds a non-ASCII character",
+            marker.trim()
+        )
+    })
 }
 
 /// The requirement part of a line: pip splits a line into words and reads every word from
@@ -420,7 +472,10 @@ fn package_conflicts(
 /// option line, a comment or a line that does not parse. Used by `dockwright why`.
 pub fn package_name(line: &str) -> Option<String> {
     let line = line.trim();
-    if line.starts_with('-') || line.starts_with('#') {
+    if line.starts_with('-')
+        || line.starts_with('#')
+        || bad_name(line).or_else(|| non_ascii_marker(line)).is_some()
+    {
         return None;
     }
     Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
@@ -799,5 +854,42 @@ mod tests {
                 .conflicts
                 .is_empty()
         );
+    }
+
+    /// Found by `fuzz/` (fuzz/regressions/requirement_lines, fuzz/regressions/boundary):
+    /// pep508_rs panicked on these instead of refusing them.
+    #[test]
+    fn a_name_ending_in_punctuation_is_an_invalid_line_not_a_panic() {
+        for (line, reason) in [
+            ("numpy.>=1.26", "the package name `numpy.` ends in `.`"),
+            ("t_ >=1", "the package name `t_` ends in `_`"),
+            (
+                "scikit-learn- ==1.5",
+                "the package name `scikit-learn-` ends in `-`",
+            ),
+            ("requests[socks_]", "the extra `socks_` ends in `_`"),
+            (
+                "requests[security, socks.] >=2",
+                "the extra `socks.` ends in `.`",
+            ),
+        ] {
+            let sources = [source("p", Group::Requirements, &[(line, "f:1")], &[])];
+            let error = merge(&sources, &py311()).unwrap_err();
+            assert!(error.reason.starts_with(reason), "{line}: {}", error.reason);
+            assert_eq!(error.origin, "f:1");
+            assert_eq!(package_name(line), None);
+        }
+        // A marker with non-ASCII text (pep508_rs sliced inside a character).
+        let line = "scipy==1.11.4; python_version < \"3.8\"x\u{1cf}";
+        let sources = [source("p", Group::Requirements, &[(line, "f:1")], &[])];
+        let error = merge(&sources, &py311()).unwrap_err();
+        assert!(error.reason.contains("non-ASCII"), "{}", error.reason);
+        assert_eq!(package_name(line), None);
+        // Names that end well still parse.
+        assert_eq!(
+            package_name("numpy.core-x_y >=1"),
+            Some("numpy-core-x-y".into())
+        );
+        assert_eq!(package_name("requests[socks]"), Some("requests".into()));
     }
 }

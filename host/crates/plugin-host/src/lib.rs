@@ -13,6 +13,8 @@
 //! installed.
 
 pub mod distribution;
+#[doc(hidden)]
+pub mod fuzz;
 mod registry;
 pub mod sandbox;
 pub mod sources;

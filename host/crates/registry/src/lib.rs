@@ -90,6 +90,21 @@ fn labels(config: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Fuzz entry (`fuzz/fuzz_targets/registry.rs`): an image reference as `find_image` parses
+/// it, up to the first 0xFF byte, then an image config whose labels are read. Not API.
+#[doc(hidden)]
+pub fn fuzz_image(data: &[u8]) {
+    let mut parts = data.splitn(2, |&b| b == 0xff);
+    let reference = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    if let Ok(parsed) = reference.parse::<Reference>() {
+        // What `find_image` goes on to use.
+        let _ = (parsed.registry(), parsed.whole());
+    }
+    let config = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let labels = labels(&config);
+    assert!(labels.len() <= config.len());
+}
+
 fn is_not_found(error: &OciDistributionError) -> bool {
     match error {
         OciDistributionError::ImageManifestNotFoundError(_) => true,

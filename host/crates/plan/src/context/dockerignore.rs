@@ -103,7 +103,7 @@ pub(crate) fn go_clean(path: &str) -> String {
 }
 
 /// Go's `filepath.Dir` for `/`-separated paths.
-fn go_dir(path: &str) -> String {
+pub(crate) fn go_dir(path: &str) -> String {
     match path.rfind('/') {
         Some(slash) => go_clean(&path[..=slash]),
         None => ".".to_string(),
@@ -246,7 +246,6 @@ impl IgnoreRules {
 
     /// `MatchesOrParentMatches`: whether `path` (slash-separated, relative to the
     /// context root) is excluded, a pattern also matching when it matches any parent.
-    #[cfg(test)]
     pub fn matches_or_parent_matches(&self, path: &str) -> bool {
         let parent = go_dir(path);
         let parent_dirs: Vec<&str> = parent.split('/').collect();

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use oci_client::client::{Config, ImageLayer};
-use oci_client::manifest::OciImageManifest;
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth as OciAuth;
 use oci_client::{Client, Reference};
 use semver::Version;
@@ -253,46 +253,15 @@ pub async fn pull(reference: &PluginReference, auth: &RegistryAuth) -> Result<Pu
         .pull_manifest_and_config(&target, &auth)
         .await
         .map_err(|e| failed(&shown, e))?;
-    let not_a_plugin = |message: String| OciError::NotAPlugin {
-        reference: shown.clone(),
-        message,
-    };
-    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
-        return Err(not_a_plugin(format!(
-            "its config is `{}`, not `{CONFIG_MEDIA_TYPE}`",
-            manifest.config.media_type
-        )));
-    }
-    let config: WasmConfig = serde_json::from_str(&config)
-        .map_err(|e| not_a_plugin(format!("its config cannot be read: {e}")))?;
-    let exports = config.component.map(|c| c.exports).unwrap_or_default();
-    let source = format!("{}@", SOURCE_EXPORT);
-    if !exports.iter().any(|e| e.starts_with(&source)) {
-        return Err(not_a_plugin(format!(
-            "the component does not export {}@1.x (it exports: {})",
-            SOURCE_EXPORT,
-            if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                exports.join(", ")
-            }
-        )));
-    }
-    let [layer] = manifest.layers.as_slice() else {
-        return Err(not_a_plugin(format!(
-            "it has {} layers; a plugin has exactly one",
-            manifest.layers.len()
-        )));
-    };
-    if layer.media_type != LAYER_MEDIA_TYPE {
-        return Err(not_a_plugin(format!(
-            "its layer is `{}`, not `{LAYER_MEDIA_TYPE}`",
-            layer.media_type
-        )));
-    }
+    let layer = check_artifact(&manifest, &config)
+        .map_err(|message| OciError::NotAPlugin {
+            reference: shown.clone(),
+            message,
+        })?
+        .clone();
     let mut wasm = Vec::new();
     client
-        .pull_blob(&target, layer, &mut wasm)
+        .pull_blob(&target, &layer, &mut wasm)
         .await
         .map_err(|e| failed(&shown, e))?;
     // oci-client checks this too; checked here again so the guarantee does not rest on it.
@@ -309,6 +278,49 @@ pub async fn pull(reference: &PluginReference, auth: &RegistryAuth) -> Result<Pu
         manifest_digest,
         wasm,
     })
+}
+
+/// What makes a downloaded manifest and config a line-1 plugin artifact (the wasm layout, a
+/// component exporting the source interface, exactly one `application/wasm` layer), checked
+/// before the layer is downloaded. Returns that layer, or why the artifact is not a plugin.
+pub(crate) fn check_artifact<'m>(
+    manifest: &'m OciImageManifest,
+    config: &str,
+) -> Result<&'m OciDescriptor, String> {
+    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+        return Err(format!(
+            "its config is `{}`, not `{CONFIG_MEDIA_TYPE}`",
+            manifest.config.media_type
+        ));
+    }
+    let config: WasmConfig =
+        serde_json::from_str(config).map_err(|e| format!("its config cannot be read: {e}"))?;
+    let exports = config.component.map(|c| c.exports).unwrap_or_default();
+    let source = format!("{}@", SOURCE_EXPORT);
+    if !exports.iter().any(|e| e.starts_with(&source)) {
+        return Err(format!(
+            "the component does not export {}@1.x (it exports: {})",
+            SOURCE_EXPORT,
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        ));
+    }
+    let [layer] = manifest.layers.as_slice() else {
+        return Err(format!(
+            "it has {} layers; a plugin has exactly one",
+            manifest.layers.len()
+        ));
+    };
+    if layer.media_type != LAYER_MEDIA_TYPE {
+        return Err(format!(
+            "its layer is `{}`, not `{LAYER_MEDIA_TYPE}`",
+            layer.media_type
+        ));
+    }
+    Ok(layer)
 }
 
 /// The highest semver tag of the repository (tags that are not versions are ignored, as

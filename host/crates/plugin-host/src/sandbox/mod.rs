@@ -19,5 +19,6 @@ mod wit;
 pub use error::{ErrorKind, PluginError};
 pub use manifest::{Capability, Header, Manifest};
 pub use runtime::{Limits, LogLine, Origin, Outcome, Plugin, Runtime};
+pub(crate) use runtime::{check_contribution, check_pip_options};
 pub use types::{Grants, GuestError, Integration, Request};
 pub use wit::SOURCE_EXPORT;

@@ -571,7 +571,7 @@ fn ungranted_hint(plugin: &Plugin, granted: &Grants) -> Option<Box<str>> {
 
 /// Host-side checks of a contribution: its size, and text that could not be written into a
 /// requirements file or an apt line as is.
-fn check_contribution(c: &Contribution, limits: &Limits) -> Result<(), ErrorKind> {
+pub(crate) fn check_contribution(c: &Contribution, limits: &Limits) -> Result<(), ErrorKind> {
     let limit = limits.output;
     let size: usize = c
         .requirements
@@ -649,7 +649,11 @@ fn check_catalogue(integrations: &[Integration], limits: &Limits) -> Result<(), 
 /// every install to another index: a third-party plugin's lines may carry only those the
 /// pipeline grants it (`grants: {acme: {pip_options: [extra-index-url]}}`; `url` for direct
 /// references). Constraint lines are namespaced by the planner, so they need no grant.
-fn check_pip_options(c: &Contribution, granted: &[String], name: &str) -> Result<(), ErrorKind> {
+pub(crate) fn check_pip_options(
+    c: &Contribution,
+    granted: &[String],
+    name: &str,
+) -> Result<(), ErrorKind> {
     for r in &c.requirements {
         let Some(option) = pip_option(r.line.trim()) else {
             continue;
