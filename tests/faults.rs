@@ -792,7 +792,7 @@ fn builds_of_different_pipelines_at_once_share_the_data_dir_without_corrupting_i
     // Every later command works off what the others left: the hash cache, the records,
     // the compiled components.
     for (project, image) in projects.iter().zip(&images) {
-        assert_eq!(planned_images(&home, project), [image.clone()]);
+        assert_eq!(planned_images(&home, project), std::slice::from_ref(image));
         let explain = run(home.dockwright(&["plan", "--explain", "-f", &project.file()]));
         explain.ok();
         assert!(

@@ -17,6 +17,9 @@ use dockwright::plugins::sources::local_env;
 use dockwright::plugins::{Limits, Origin, Platform, Request, Runtime, builtin};
 use serde_json::json;
 
+/// A named thing to time.
+type Task<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
@@ -84,7 +87,7 @@ fn bench(what: &str, venv: &venvs::Venv, runs: usize) {
     let uv = || {
         venv.uv_freeze().unwrap();
     };
-    let mut tasks: Vec<(&str, Box<dyn FnMut() + '_>)> = vec![
+    let mut tasks: Vec<Task<'_>> = vec![
         (
             "local-env call (plugin loaded, warm compiled cache)",
             Box::new(|| {
@@ -116,10 +119,7 @@ fn bench(what: &str, venv: &venvs::Venv, runs: usize) {
 
 /// (median, minimum) of each task over `runs` rounds, each round running every task once in
 /// turn (after one warm-up round), so that a change in the machine's load hits all alike.
-fn measure_interleaved(
-    runs: usize,
-    tasks: &mut [(&str, Box<dyn FnMut() + '_>)],
-) -> Vec<(Duration, Duration)> {
+fn measure_interleaved(runs: usize, tasks: &mut [Task<'_>]) -> Vec<(Duration, Duration)> {
     for (_, f) in tasks.iter_mut() {
         f();
     }

@@ -230,7 +230,7 @@ fn fake_dist(sp: &Path, i: usize) {
         format!("{name}/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n{name}-{version}.dist-info/METADATA,,\n"),
     )
     .unwrap();
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         std::fs::write(
             d.join("direct_url.json"),
             format!(r#"{{"url": "https://example.com/{name}-{version}.tar.gz", "archive_info": {{"hashes": {{"sha256": "ff"}}}}}}"#),
