@@ -558,10 +558,18 @@ six @ https://example.org/six-1.16.0-py2.py3-none-any.whl
 tomli>=1.1 ; python_version < \"3.11\"
 -e .
 ./libs/x
-../common/wheels/y-1.0-py3-none-any.whl
+./wheels/y-1.0-py3-none-any.whl
 git+https://example.org/repo.git@v1#egg=repo
 ";
-    write(dir, &[("requirements.txt", file)]);
+    write(
+        dir,
+        &[
+            ("requirements.txt", file),
+            ("pyproject.toml", "[project]\nname = \"p\"\n"),
+            ("libs/x/pyproject.toml", "[project]\nname = \"x\"\n"),
+            ("wheels/y-1.0-py3-none-any.whl", "not a real wheel"),
+        ],
+    );
     let plan = plan_json(dir);
     let lines: Vec<&str> = plan["images"][0]["requirements"][0]["lines"]
         .as_array()
@@ -576,9 +584,11 @@ git+https://example.org/repo.git@v1#egg=repo
             "numpy==1.26.4 --config-settings editable_mode=compat",
             "six @ https://example.org/six-1.16.0-py2.py3-none-any.whl",
             "tomli>=1.1 ; python_version < \"3.11\"",
-            "-e .",
-            "./libs/x",
-            "../common/wheels/y-1.0-py3-none-any.whl",
+            // Local paths point where they are copied in the image (pip reads relative
+            // paths from its working directory, not from the file).
+            "-e /app",
+            "/app/libs/x",
+            "/app/wheels/y-1.0-py3-none-any.whl",
             "git+https://example.org/repo.git@v1#egg=repo",
         ]
     );

@@ -1273,6 +1273,12 @@ fn conformance_pipeline_files_load_or_fail_as_expected() {
                 shown.contains("apt_packages") && shown.contains(":5:"),
                 "{shown}"
             );
+        } else if name.starts_with("41-") {
+            let shown = result.unwrap_err().to_string();
+            assert!(
+                shown.contains("target_repository") && shown.contains(":5:"),
+                "{shown}"
+            );
         } else if name.contains("build-option") && case.join("expect-error.json").exists() {
             let shown = result.unwrap_err().to_string();
             assert!(
