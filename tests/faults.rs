@@ -287,7 +287,7 @@ fn the_engines_socket_going_away_mid_build_leaves_nothing_and_the_next_build_wor
     let _cleanup = cleanup(&[&image]);
     let proxy = EngineProxy::start();
     let build = || {
-        let mut command = home.dockwright(&["build", "-f", &project.file()]);
+        let mut command = home.dockwright(&["build", "--verbose", "-f", &project.file()]);
         command.env("DOCKER_HOST", proxy.docker_host());
         command
     };
@@ -412,7 +412,8 @@ fn ctrl_c_during_a_build_stops_it_with_130_and_leaves_nothing() {
     let image = format!("dockwright-test/{name}:v1");
     let _cleanup = cleanup(&[&image]);
 
-    let mut building = Running::start(home.dockwright(&["build", "-f", &project.file()]));
+    let mut building =
+        Running::start(home.dockwright(&["build", "--verbose", "-f", &project.file()]));
     building.wait_for("the slow RUN", running(&marker));
     building.interrupt();
     let ran = building.finish();
