@@ -322,8 +322,8 @@ fn the_example_pipeline_runs_reuses_without_a_build_and_rebuilds_only_the_source
     let copy = |history: &[(String, String)]| {
         history
             .iter()
-            // `COPY --chown=… . .` (the parent's user owns /app): `COPY --chown=0 dir:… in /app`.
-            .find(|(_, by)| by.contains("COPY") && (by.contains(" dir:") || by.contains(" . .")))
+            // `COPY --chown=… . .` (the parent's user owns /app) shows as `COPY --chown=0dir:… in .`.
+            .find(|(_, by)| by.contains("COPY") && (by.contains("dir:") || by.contains(" . .")))
             .map(|(id, _)| id.clone())
             .expect("the source layer")
     };
