@@ -226,28 +226,29 @@ impl Engine {
 
     /// The user image `name` runs as (its config's `User`), `None` when it sets none.
     pub async fn image_user(&self, name: &str) -> Result<Option<String>, EngineError> {
-        let image = self
-            .docker
-            .inspect_image(name)
-            .await
-            .map_err(|error| EngineError::request(format!("inspecting image {name}"), error))?;
-        Ok(image
-            .config
+        let config = self.image_config(name).await?;
+        Ok(config
             .and_then(|config| config.user)
             .filter(|user| !user.is_empty()))
     }
 
     /// The labels of image `name`.
     pub async fn image_labels(&self, name: &str) -> Result<HashMap<String, String>, EngineError> {
+        let config = self.image_config(name).await?;
+        Ok(config.and_then(|config| config.labels).unwrap_or_default())
+    }
+
+    /// The config of image `name` as the engine reports it.
+    async fn image_config(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ImageConfig>, EngineError> {
         let image = self
             .docker
             .inspect_image(name)
             .await
             .map_err(|error| EngineError::request(format!("inspecting image {name}"), error))?;
-        Ok(image
-            .config
-            .and_then(|config| config.labels)
-            .unwrap_or_default())
+        Ok(image.config)
     }
 
     /// Points the tag `name` at `image` (an id or another name).
