@@ -86,7 +86,7 @@ if [ "$runs" = --summary ]; then
     summary
     exit
 fi
-cargo build --locked --quiet -p dockwright
+cargo build --locked --quiet --workspace --bin dockwright
 dockwright="$CARGO_TARGET_DIR/debug/dockwright"
 
 wheels="$work/wheels"

@@ -1,8 +1,9 @@
 //! The generated Dockerfile (DESIGN.md §5): pure text from a [`DockerfileInput`], no I/O.
 //!
-//! Order, least volatile first: `FROM` → `USER root` → `WORKDIR /app` → `ARG`s → the
-//! permissions line → `ENV` (environment, which installs may read, e.g. a private index) →
-//! one apt line → installer bootstrap → per requirements file `COPY` (after the constraints
+//! Order, least volatile first: `FROM` → `USER root` → `WORKDIR /app` → `ARG`s → `ENV`
+//! (environment, which installs may read, e.g. a private index) → one setup `RUN` (the
+//! permissions of `/app`, the apt line, the installer bootstrap, joined with `&&`: each
+//! `RUN` is a container and a layer commit) → per requirements file `COPY` (after the constraints
 //! files and the local paths it names) + install → `COPY . .` → local project install →
 //! `chown`/`USER` → runtime `ENV`. The local project install comes *after* the source files
 //! are copied (DESIGN.md lists it before): a command such as `pip install -e .` needs the
@@ -33,7 +34,7 @@
 //! - **A non-root parent** (`USER 1000` in a user Dockerfile) still installs: the build runs
 //!   as `root` and gives the image back to the parent's user at the end (`USER
 //!   ${DOCKWRIGHT_PARENT_USER}`, the build argument `build` sets from the parent's config;
-//!   `0` when built by hand). That user owns `/app` (the permissions line `RUN chown`, on the
+//!   `0` when built by hand). That user owns `/app` (`chown` in the setup `RUN`, on the
 //!   directory only) and the files copied into it (`COPY --chown`), so a step can write
 //!   there. ZenML's `chmod -R a+rw .` would copy every file into a new layer, and fails as a
 //!   non-root user anyway.
@@ -193,9 +194,8 @@ pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileEr
     lines.extend(input.build_args.iter().map(|name| format!("ARG {name}")));
     lines.extend(build_args.keys().map(|name| format!("ARG {name}")));
     lines.push(format!("ARG {PARENT_USER_ARG}=0"));
-    lines.push(format!("RUN chown \"${PARENT_USER_ARG}\" /app"));
     lines.extend(env_lines(&input.environment));
-    lines.extend(apt_line(&input.apt_packages));
+    lines.push(setup_line(input));
     let (install, copied_root) = install_lines(input);
     lines.extend(install);
     if input.include_files && !copied_root {
@@ -310,7 +310,22 @@ pub(crate) fn quote_env_value(value: &str) -> String {
     quoted
 }
 
-fn apt_line(packages: &[String]) -> Option<String> {
+/// One `RUN` for what the image needs once, before its installs: `/app` given to the image's
+/// user, the apt packages, the uv bootstrap. One step instead of three: on the classic builder
+/// every `RUN` costs a container and a layer commit, seconds each on a real engine.
+fn setup_line(input: &DockerfileInput) -> String {
+    let mut commands = vec![format!("chown \"${PARENT_USER_ARG}\" /app")];
+    commands.extend(apt_command(&input.apt_packages));
+    if needs_uv(input) {
+        // Braces: `a && b || c` would install uv when `a` failed, and hide the failure.
+        commands.push(format!(
+            "{{ command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv; }}"
+        ));
+    }
+    format!("RUN {}", commands.join(" && "))
+}
+
+fn apt_command(packages: &[String]) -> Option<String> {
     let mut seen = BTreeSet::new();
     let unique: Vec<String> = packages
         .iter()
@@ -321,9 +336,21 @@ fn apt_line(packages: &[String]) -> Option<String> {
         return None;
     }
     Some(format!(
-        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && rm -rf {APT_LEFTOVERS}",
+        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && rm -rf {APT_LEFTOVERS}",
         unique.join(" ")
     ))
+}
+
+/// Whether uv must be in the image: it installs the requirements, or the local project
+/// install command runs it.
+fn needs_uv(input: &DockerfileInput) -> bool {
+    let installs_anything =
+        !input.requirement_files.is_empty() || input.local_project_install_command.is_some();
+    let command_runs_uv = input
+        .local_project_install_command
+        .as_deref()
+        .is_some_and(runs_uv);
+    (input.installer == PythonPackageInstaller::Uv && installs_anything) || command_runs_uv
 }
 
 /// What apt leaves behind that the image does not need, removed in the install's own layer:
@@ -335,21 +362,10 @@ const APT_LEFTOVERS: &str =
 const PIP: &str = "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
 const UV: &str = "uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages";
 
-/// The bootstrap and each requirements file's copies and install; `true` when the context
-/// root itself was copied (a requirements file names `-e .`).
+/// Each requirements file's copies and install; `true` when the context root itself was
+/// copied (a requirements file names `-e .`).
 fn install_lines(input: &DockerfileInput) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
-    let installs_anything =
-        !input.requirement_files.is_empty() || input.local_project_install_command.is_some();
-    let command_runs_uv = input
-        .local_project_install_command
-        .as_deref()
-        .is_some_and(runs_uv);
-    if (input.installer == PythonPackageInstaller::Uv && installs_anything) || command_runs_uv {
-        lines.push(format!(
-            "RUN command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv"
-        ));
-    }
     let command = match (input.installer, &input.cache_mount) {
         (PythonPackageInstaller::Pip, _) => PIP.to_owned(),
         // The cache mount is another filesystem than the image's: uv's default hard links
@@ -478,7 +494,9 @@ mod tests {
     }
 
     /// What every generated Dockerfile starts with after `FROM`.
-    const PROLOGUE: &str = "USER root\nWORKDIR /app\nARG DOCKWRIGHT_PARENT_USER=0\nRUN chown \"$DOCKWRIGHT_PARENT_USER\" /app";
+    const PROLOGUE: &str = "USER root\nWORKDIR /app\nARG DOCKWRIGHT_PARENT_USER=0";
+    const CHOWN_APP: &str = "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app";
+    const UV_BOOTSTRAP: &str = "{ command -v uv >/dev/null 2>&1 || PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --no-cache-dir uv; }";
 
     const PIP_LINE: &str =
         "RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install";
@@ -487,7 +505,9 @@ mod tests {
     fn nothing_to_add_is_from_and_workdir() {
         assert_eq!(
             text(&input("python:3.11-slim")),
-            format!("FROM python:3.11-slim\n{PROLOGUE}\nUSER ${{DOCKWRIGHT_PARENT_USER}}\n")
+            format!(
+                "FROM python:3.11-slim\n{PROLOGUE}\n{CHOWN_APP}\nUSER ${{DOCKWRIGHT_PARENT_USER}}\n"
+            )
         );
     }
 
@@ -508,9 +528,8 @@ mod tests {
             "WORKDIR /app",
             "ARG HTTP_PROXY",
             "ARG DOCKWRIGHT_PARENT_USER=0",
-            "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app",
             "ENV PIP_INDEX_URL=\"http://index/simple\"",
-            "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
+            "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
             "COPY .dockwright/requirements/1-local.txt .dockwright/requirements/1-local.txt",
             &format!("{PIP_LINE} --no-cache-dir --default-timeout=60 -r .dockwright/requirements/1-local.txt"),
             "COPY .dockwright/requirements/2-requirements.txt .dockwright/requirements/2-requirements.txt",
@@ -572,12 +591,9 @@ mod tests {
         i.requirement_files = vec![REQUIREMENT_FILES[1].into()];
         let t = text(&i);
         let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[4], format!("{CHOWN_APP} && {UV_BOOTSTRAP}"));
         assert_eq!(
-            lines[5],
-            "RUN command -v uv >/dev/null 2>&1 || PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --no-cache-dir uv"
-        );
-        assert_eq!(
-            lines[7],
+            lines[6],
             "RUN uv pip install --python \"$(command -v python3 || command -v python)\" --break-system-packages --no-cache-dir -r .dockwright/requirements/2-requirements.txt"
         );
         // Nothing to install: no bootstrap.
@@ -660,10 +676,10 @@ mod tests {
             "cd src && uv pip install .",
         ] {
             i.local_project_install_command = Some(command.into());
-            assert!(text(&i).contains("RUN command -v uv"), "{command}");
+            assert!(text(&i).contains(UV_BOOTSTRAP), "{command}");
         }
         i.local_project_install_command = Some("pip install -e ./uvicorn-fork".into());
-        assert!(!text(&i).contains("RUN command -v uv"));
+        assert!(!text(&i).contains("command -v uv"));
     }
 
     #[test]
@@ -674,7 +690,7 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[1], "USER root");
         assert_eq!(lines[3], "ARG DOCKWRIGHT_PARENT_USER=0");
-        assert_eq!(lines[4], "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app");
+        assert_eq!(lines[4], CHOWN_APP);
         assert_eq!(lines.last(), Some(&"USER ${DOCKWRIGHT_PARENT_USER}"));
         assert!(
             !t.contains("chown -R"),
@@ -740,7 +756,7 @@ mod tests {
         assert!(t.contains(&format!("\nRUN --mount=type=cache,target=/root/.cache/uv export {PROJECT_INSTALL_ENV}; uv pip install --system --no-deps -e .\n")), "{t}");
         assert!(!t.contains("--no-cache-dir -r"), "{t}");
         assert!(
-            t.contains("RUN command -v uv"),
+            t.contains(&format!("{CHOWN_APP} && {UV_BOOTSTRAP}\n")),
             "the bootstrap needs no mount: {t}"
         );
         i.installer = PythonPackageInstaller::Pip;
@@ -762,7 +778,7 @@ mod tests {
         assert_eq!(
             apt,
             [
-                "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 python3=3.11.2-1+b1 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
+                "RUN chown \"$DOCKWRIGHT_PARENT_USER\" /app && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git libgomp1 python3=3.11.2-1+b1 && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb"
             ]
         );
     }
@@ -791,7 +807,8 @@ mod tests {
         assert_eq!(rendered.build_args, map(&[(NEWLINE_ARG, "\n")]));
         let lines: Vec<&str> = rendered.text.lines().collect();
         assert_eq!(lines[3], "ARG DOCKWRIGHT_NEWLINE");
-        assert_eq!(lines[6], "ENV A=\"plain\"");
+        assert_eq!(lines[5], "ENV A=\"plain\"");
+        assert_eq!(lines[6], CHOWN_APP);
         assert_eq!(lines[7], "USER ${DOCKWRIGHT_PARENT_USER}");
         assert_eq!(
             lines[8],
@@ -840,7 +857,7 @@ mod tests {
         let t = text(&i);
         assert!(
             t.starts_with(
-                "FROM base:1\nUSER root\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nARG DOCKWRIGHT_PARENT_USER=0\nRUN chown \"$DOCKWRIGHT_PARENT_USER\" /app\nENV A=\"1\"\nRUN apt-get"
+                "FROM base:1\nUSER root\nWORKDIR /app\nARG HTTP_PROXY\nARG MODE\nARG DOCKWRIGHT_PARENT_USER=0\nENV A=\"1\"\nRUN chown \"$DOCKWRIGHT_PARENT_USER\" /app && apt-get"
             ),
             "{t}"
         );
