@@ -18,7 +18,7 @@ use crate::dockerfile::PARENT_USER_ARG;
 use crate::engine::{
     BuildJob, BuildProgress, Builder, Engine, EngineError, Interrupt, RegistryAuth,
 };
-use crate::plan::{CONTENT_KEY_LABEL, ImageKind, ImagePlan, PARENTS_LABEL, Plan, reuse_key};
+use crate::plan::{BUILD_KEY_LABEL, BuildLabel, ImageKind, ImagePlan, Plan};
 use crate::records::{Record, Records};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,9 @@ pub async fn look_in_registry(plan: &Plan, registry: &str, auth: &RegistryAuth) 
             continue;
         }
         let outcome = match remote.find(&image.name).await {
-            Ok(Some(found)) if found.labels.get(CONTENT_KEY_LABEL) == Some(&image.build_key) => {
+            Ok(Some(found))
+                if remote_label(&found).is_some_and(|l| l.content_key == image.build_key) =>
+            {
                 changed_parent(&found, &prefix, &mut remote)
                     .await
                     .map(|changed| Some((found, changed)))
@@ -422,13 +424,17 @@ async fn use_found(
     Ok(found(image, remote, image_id))
 }
 
-/// The identities of the images a registry image was built from, as its label records them.
-fn remote_parents(remote: &RemoteImage) -> BTreeMap<String, String> {
+/// What a registry image was built from, as its label records it.
+fn remote_label(remote: &RemoteImage) -> Option<BuildLabel> {
     remote
         .labels
-        .get(PARENTS_LABEL)
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default()
+        .get(BUILD_KEY_LABEL)
+        .and_then(|value| BuildLabel::parse(value))
+}
+
+/// The identities of the images a registry image was built from, as its label records them.
+fn remote_parents(remote: &RemoteImage) -> BTreeMap<String, String> {
+    remote_label(remote).map(|l| l.parents).unwrap_or_default()
 }
 
 fn found(image: &ImagePlan, remote: &RemoteImage, image_id: String) -> ImageResult {
@@ -523,17 +529,8 @@ async fn build_image(
             .build_args
             .insert(PARENT_USER_ARG.to_string(), user);
     }
-    build_options
-        .labels
-        .insert(CONTENT_KEY_LABEL.to_string(), image.build_key.clone());
-    if !parents.is_empty() {
-        build_options.labels.insert(
-            PARENTS_LABEL.to_string(),
-            serde_json::to_string(parents).expect("a map of strings serialises"),
-        );
-    }
     let job = BuildJob {
-        build_key: reuse_key(&image.build_key, parents),
+        build_key: BuildLabel::new(&image.build_key, parents).value(),
         tags: vec![image.name.clone()],
         options: build_options,
         builder: if spec.buildkit {

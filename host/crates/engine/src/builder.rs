@@ -39,7 +39,9 @@ pub enum Builder {
 
 /// Everything one build needs.
 pub struct BuildJob {
-    /// The build key, stored as the [`BUILD_KEY_LABEL`] label.
+    /// The value of the [`BUILD_KEY_LABEL`] label, which the image is found by: the build
+    /// key, or what the caller records with it (a JSON `BuildLabel` for Dockwright's own
+    /// builds).
     pub build_key: String,
     /// Names to tag the image with; the first is applied by the build itself.
     pub tags: Vec<String>,

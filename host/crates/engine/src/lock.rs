@@ -51,18 +51,22 @@ impl BuildLock {
     }
 }
 
-/// Build keys are hex digests already; anything else is reduced to a safe file name.
+/// A plain key (`sha256:…`) names its lock file as it is; any other label value (JSON with
+/// the parents) by its digest, which is safe and short.
 fn file_name_for(build_key: &str) -> String {
-    build_key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let plain = build_key.len() <= 100
+        && build_key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == ':');
+    if plain {
+        build_key.replace(':', "_")
+    } else {
+        use sha2::{Digest, Sha256};
+        format!(
+            "sha256_{}",
+            hex::encode(Sha256::digest(build_key.as_bytes()))
+        )
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +96,15 @@ mod tests {
 
     #[test]
     fn keys_become_safe_file_names() {
-        assert_eq!(file_name_for("sha256:ab/../c"), "sha256_ab____c");
+        assert_eq!(file_name_for("sha256:abc"), "sha256_abc");
+        for odd in [
+            "sha256:ab/../c",
+            r#"{"key":"sha256:a","parents":{"x/y":"z"}}"#,
+        ] {
+            let name = file_name_for(odd);
+            assert_eq!(name.len(), "sha256_".len() + 64, "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        }
+        assert_ne!(file_name_for("{\"a\":1}"), file_name_for("{\"a\":2}"));
     }
 }

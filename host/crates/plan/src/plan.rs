@@ -39,15 +39,45 @@ use crate::settings::{
 pub(crate) const DEFAULT_PARENT: &str = "python:3.11-slim";
 /// The repository when `target_repository` is not set.
 pub(crate) const DEFAULT_REPOSITORY: &str = "dockwright";
-/// The image label that carries the key an image is reused by: the build key and the
-/// identity of every image it was built from ([`reuse_key`]).
+/// The one label Dockwright puts on the images it builds: its value is a [`BuildLabel`].
+/// One label, because the classic builder commits every label of a build request as a step
+/// of its own, which costs seconds after a large layer.
 pub const BUILD_KEY_LABEL: &str = "dockwright.build-key";
-/// The image label that carries the plan's build key alone (what another machine can
-/// compute without the parents at hand; registry reuse compares it).
-pub const CONTENT_KEY_LABEL: &str = "dockwright.content-key";
-/// The image label that carries the identity of every image it was built from, as JSON
-/// (`{"name": "sha256:…"}`).
-pub const PARENTS_LABEL: &str = "dockwright.parents";
+
+/// What an image was built from, as its [`BUILD_KEY_LABEL`] records it (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildLabel {
+    /// The key the image is found by on the engine ([`reuse_key`]).
+    pub key: String,
+    /// The plan's build key alone: what another machine computes without the parents at
+    /// hand (registry reuse compares it).
+    pub content_key: String,
+    /// The identity of every image it was built from (`{"name": "sha256:…"}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parents: BTreeMap<String, String>,
+}
+
+impl BuildLabel {
+    pub fn new(build_key: &str, parents: &BTreeMap<String, String>) -> BuildLabel {
+        BuildLabel {
+            key: reuse_key(build_key, parents),
+            content_key: build_key.to_string(),
+            parents: parents.clone(),
+        }
+    }
+
+    /// The label's value: the same JSON for the same build, so that the engine can be asked
+    /// for it exactly.
+    pub fn value(&self) -> String {
+        serde_json::to_string(self).expect("strings serialise")
+    }
+
+    /// A label value written by [`Self::value`]; `None` for anything else.
+    pub fn parse(value: &str) -> Option<BuildLabel> {
+        serde_json::from_str(value).ok()
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
