@@ -4,7 +4,7 @@
 
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
-use wasmparser::{Encoding, Parser, Payload};
+use wasmparser::{Chunk, Encoding, Parser, Payload};
 
 use super::error::ErrorKind;
 
@@ -97,10 +97,30 @@ impl Header {
         let mut manifest = None;
         let mut imports = Vec::new();
         let mut exports = Vec::new();
-        let mut depth = 0usize;
-        for payload in Parser::new(0).parse_all(wasm) {
-            let payload = payload.map_err(|e| ErrorKind::NotAComponent(e.to_string()))?;
+        // The parsers of the enclosing components while a nested module or component is read.
+        let mut outer: Vec<Parser> = Vec::new();
+        let mut parser = Parser::new(0);
+        let mut offset = 0;
+        loop {
+            let depth = outer.len();
+            let (payload, consumed) = match parser.parse(&wasm[offset..], true) {
+                Ok(Chunk::Parsed { payload, consumed }) => (payload, consumed),
+                // Not with `eof`: the input is all there is.
+                Ok(Chunk::NeedMoreData(_)) => {
+                    return Err(ErrorKind::NotAComponent(
+                        "unexpected end of the file".into(),
+                    ));
+                }
+                Err(e) => return Err(ErrorKind::NotAComponent(e.to_string())),
+            };
+            offset += consumed;
             match payload {
+                // Function bodies say nothing about the plugin: skipped whole, not one by
+                // one (most of a component's bytes, read at every start for the built-ins).
+                Payload::CodeSectionStart { size, .. } => {
+                    parser.skip_section();
+                    offset += size as usize;
+                }
                 Payload::Version {
                     encoding: Encoding::Module,
                     ..
@@ -109,8 +129,14 @@ impl Header {
                         "this is a core wasm module; plugins are components (build for wasm32-wasip2)".into(),
                     ));
                 }
-                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-                Payload::End(_) => depth = depth.saturating_sub(1),
+                Payload::ModuleSection { parser: inner, .. }
+                | Payload::ComponentSection { parser: inner, .. } => {
+                    outer.push(std::mem::replace(&mut parser, inner));
+                }
+                Payload::End(_) => match outer.pop() {
+                    Some(enclosing) => parser = enclosing,
+                    None => break,
+                },
                 Payload::ComponentImportSection(reader) if depth == 0 => {
                     for import in reader {
                         let import = import.map_err(|e| ErrorKind::NotAComponent(e.to_string()))?;
