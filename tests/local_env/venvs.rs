@@ -259,6 +259,14 @@ fn build(name: &str, fill: impl FnOnce(&Venv, &Path)) -> Venv {
     if ready.is_file() {
         return venv;
     }
+    // Test processes run in parallel: one makes the venv, the others wait for it (an
+    // unfinished venv of a process that died is made again).
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+    lock.lock().expect("lock the venv");
+    if ready.is_file() {
+        return venv;
+    }
     if venv.root.exists() {
         std::fs::remove_dir_all(&venv.root).expect("remove an incomplete venv");
     }

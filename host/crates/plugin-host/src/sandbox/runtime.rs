@@ -138,6 +138,9 @@ struct Wasm {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CompileCache,
+    /// The epoch ticker, started by the first call: not while components are loaded, when a
+    /// second thread makes every `mprotect` of their code interrupt another CPU.
+    ticker: std::sync::Once,
 }
 
 impl Wasm {
@@ -150,11 +153,11 @@ impl Wasm {
         files::guard_open(&mut linker)?;
         wit::add_to_linker(&mut linker)?;
         let cache = CompileCache::new(cache_dir, &engine);
-        start_ticker(&engine);
         Ok(Wasm {
             engine,
             linker,
             cache,
+            ticker: std::sync::Once::new(),
         })
     }
 }
@@ -362,23 +365,31 @@ impl Runtime {
         let label = plugin.label();
         let mut store = self.store(plugin, grants, base_dir, stderr.clone())?;
         let deadline = self.limits.deadline;
-        // A thread of its own, so that a call works from inside the caller's async runtime
-        // too, and a runtime of its own, dropped without waiting for WASI's blocking threads.
-        let result = std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| wasmtime::Error::msg(format!("start the call's runtime: {e}")))?;
-                let result =
-                    rt.block_on(async { tokio::time::timeout(deadline, f(&mut store, pre)).await });
-                rt.shutdown_background();
-                let doing = store.data_mut().doing.take();
-                Ok::<_, wasmtime::Error>(result.map_err(|_| doing))
+        let wasm = self.wasm(plugin)?;
+        wasm.ticker.call_once(|| start_ticker(&wasm.engine));
+        // A runtime of its own, dropped without waiting for WASI's blocking threads; on a
+        // thread of its own when the caller is inside an async runtime already (blocking on
+        // one there panics). A command's plan calls from plain threads: no thread started.
+        let run = || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| wasmtime::Error::msg(format!("start the call's runtime: {e}")))?;
+            let result =
+                rt.block_on(async { tokio::time::timeout(deadline, f(&mut store, pre)).await });
+            rt.shutdown_background();
+            let doing = store.data_mut().doing.take();
+            Ok::<_, wasmtime::Error>(result.map_err(|_| doing))
+        };
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(run)
+                    .join()
+                    .expect("the plugin call's thread does not panic")
             })
-            .join()
-            .expect("the plugin call's thread does not panic")
-        });
+        } else {
+            run()
+        };
         let logs = std::mem::take(&mut store.data_mut().logs);
         drop(store);
         let kind = match result {
