@@ -19,7 +19,6 @@
 //! but not cached: another write in the same timestamp tick would otherwise go unnoticed
 //! (git's "racy clean" problem).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -77,6 +76,9 @@ struct CacheFile {
 #[derive(Debug, Default)]
 struct RootCache {
     entries: Vec<CachedHash>,
+    /// Where the last lookup found its path: files are asked for in walk order, which is
+    /// mostly the entries' order, so the next one is usually the next entry.
+    next: usize,
     /// Hashes computed by this process, merged into `entries` when saving.
     fresh: Vec<CachedHash>,
     /// Whether the file on disk no longer matches `entries` + `fresh`.
@@ -85,6 +87,9 @@ struct RootCache {
 
 impl RootCache {
     fn position(&self, path: &str) -> Result<usize, usize> {
+        if self.entries.get(self.next).is_some_and(|e| e.path == path) {
+            return Ok(self.next);
+        }
         self.entries
             .binary_search_by(|entry| entry.path.as_str().cmp(path))
     }
@@ -169,6 +174,7 @@ impl HashCache {
 impl RootCache {
     fn lookup(&mut self, path: &str, identity: FileIdentity) -> Option<[u8; 32]> {
         let index = self.position(path).ok()?;
+        self.next = index + 1;
         let cached = &mut self.entries[index];
         if cached.identity != identity {
             return None;
@@ -311,21 +317,47 @@ pub(super) fn digest(
 }
 
 /// Feeds one member's line of the canonical form (see the module doc) to `hasher`.
+/// Once per file of the context: no allocation (the hex and octal are written on the stack).
 fn feed_member(hasher: &mut Sha256, member: &Member<'_>, file_hash: Option<[u8; 32]>) {
-    let (kind, payload): (&[u8], Cow<'_, str>) = match member {
-        Member::Directory(_) => (b"d", Cow::Borrowed("")),
-        Member::File { .. } => (b"f", file_hash.map(hex::encode).unwrap_or_default().into()),
-        Member::Extra(extra) => (b"f", hex::encode(Sha256::digest(&extra.contents)).into()),
-        Member::Symlink { target, .. } => (b"l", Cow::Borrowed(*target)),
+    let mut hex = [0u8; 64];
+    let (kind, payload): (&[u8], &[u8]) = match member {
+        Member::Directory(_) => (b"d", b""),
+        Member::File { .. } => match file_hash {
+            Some(digest) => (b"f", hex_into(digest, &mut hex)),
+            None => (b"f", b""),
+        },
+        Member::Extra(extra) => (
+            b"f",
+            hex_into(Sha256::digest(&extra.contents).into(), &mut hex),
+        ),
+        Member::Symlink { target, .. } => (b"l", target.as_bytes()),
     };
     hasher.update(kind);
     hasher.update(b"\0");
     hasher.update(member.path().as_bytes());
     hasher.update(b"\0");
-    hasher.update(format!("{:o}", member.mode()).as_bytes());
+    hasher.update(octal(member.mode(), &mut [0u8; 11]));
     hasher.update(b"\0");
-    hasher.update(payload.as_bytes());
+    hasher.update(payload);
     hasher.update(b"\0");
+}
+
+fn hex_into(digest: [u8; 32], buf: &mut [u8; 64]) -> &[u8] {
+    hex::encode_to_slice(digest, buf).expect("64 bytes hold 32 in hex");
+    buf
+}
+
+/// `mode` in octal, as `format!("{:o}")` writes it, in `buf`.
+fn octal(mut mode: u32, buf: &mut [u8; 11]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (mode & 7) as u8;
+        mode >>= 3;
+        if mode == 0 {
+            return &buf[start..];
+        }
+    }
 }
 
 /// Hashes the misses on up to four threads (the machine's cores, at most); results come
@@ -406,4 +438,18 @@ fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn octal_is_what_format_writes() {
+        for mode in [0, 1, 7, 8, 0o644, 0o755, 0o777, 0o100644, u32::MAX] {
+            assert_eq!(
+                super::octal(mode, &mut [0u8; 11]),
+                format!("{mode:o}").as_bytes(),
+                "{mode}"
+            );
+        }
+    }
 }
