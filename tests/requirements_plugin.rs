@@ -425,6 +425,70 @@ fn pyproject_with_a_custom_export_command() {
     );
 }
 
+/// The processes whose command line holds `marker`.
+fn pids_running(marker: &str) -> String {
+    let out = Command::new("pgrep").args(["-f", marker]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A program a plugin runs sits in a process group of its own (so its deadline can kill what
+/// it starts), where the terminal's Ctrl-C does not reach it: when a signal ends Dockwright
+/// mid-plan, Dockwright kills it first, and still dies of that signal.
+#[cfg(unix)]
+#[test]
+fn a_signal_that_ends_dockwright_mid_plan_ends_the_program_a_plugin_runs() {
+    use std::os::unix::process::ExitStatusExt;
+    for (signal, name) in [(2, "INT"), (15, "TERM"), (1, "HUP")] {
+        let dir = tempfile::tempdir().unwrap();
+        // A number of seconds no other process sleeps for, to find the program by.
+        let seconds = 800_000 + std::process::id() * 16 + signal;
+        uv_project(
+            dir.path(),
+            &format!(
+                "    pyproject_export_command: [python3, -c, \"import time; time.sleep({seconds})\"]\n"
+            ),
+        );
+        let mut plan = dockwright(dir.path())
+            .env("DOCKWRIGHT_CACHE_DIR", shared_cache())
+            .args(["plan", "--plugin-timeout", "600", "-f"])
+            .arg(dir.path().join("dockwright.yaml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let marker = seconds.to_string();
+        let started = std::time::Instant::now();
+        while pids_running(&marker).is_empty() {
+            if let Some(status) = plan.try_wait().unwrap() {
+                let out = plan.wait_with_output().unwrap();
+                panic!(
+                    "plan ended ({status}) before the export command ran: {}",
+                    text(&out).1
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the export command never ran"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // As the terminal does: to Dockwright (its process group), not to the program's.
+        let sent = Command::new("kill")
+            .args(["-s", name, &plan.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = plan.wait().unwrap();
+        assert_eq!(status.signal(), Some(signal as i32), "SIG{name}: {status}");
+        std::thread::sleep(Duration::from_millis(300));
+        let left = pids_running(&marker);
+        assert!(
+            left.is_empty(),
+            "after SIG{name}, the program the plugin ran outlived Dockwright: pids {left}"
+        );
+    }
+}
+
 #[test]
 fn a_failing_export_is_an_error_carrying_its_stderr() {
     let dir = tempfile::tempdir().unwrap();

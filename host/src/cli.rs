@@ -20,6 +20,7 @@ use crate::run::RunError;
 
 mod display;
 mod plugin_commands;
+mod signals;
 mod tools;
 
 use display::{ColorChoice, Display, Output};
@@ -235,6 +236,7 @@ enum PluginCommand {
 }
 
 pub fn main() -> ExitCode {
+    signals::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let choice = ColorChoice::from_args(&args);
     let matches = Cli::command()
@@ -473,7 +475,11 @@ fn run_on_kubernetes(
     let mut progress = display.progress_for();
     let print = |line: dockwright_kube::LogLine| println!("[{}] {}", line.step, line.text);
     let cancel = async {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        let interrupted = match signals::ctrl_c() {
+            Ok(mut ctrl_c) => ctrl_c.recv().await.is_some(),
+            Err(_) => false,
+        };
+        if interrupted {
             eprintln!("interrupted: deleting this run's Jobs");
         } else {
             // No signal handler: never cancel.
@@ -628,12 +634,15 @@ where
     let (interrupter, interrupt) = Interrupt::channel();
     block_on(async move {
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            let Ok(mut ctrl_c) = signals::ctrl_c() else {
                 return; // no handler: Ctrl-C keeps its default
+            };
+            if ctrl_c.recv().await.is_none() {
+                return;
             }
             eprintln!("interrupted: stopping (Ctrl-C again to quit at once)");
             interrupter.interrupt();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if ctrl_c.recv().await.is_some() {
                 std::process::exit(130);
             }
         });

@@ -24,5 +24,5 @@ pub use registry::{Registry, load_file};
 pub use sandbox::builtin;
 pub use sandbox::{
     Capability, ErrorKind, Grants, GuestError, Integration, Limits, Manifest, Origin, Outcome,
-    Plugin, PluginError, Request, Runtime,
+    Plugin, PluginError, Request, Runtime, kill_granted_programs,
 };

@@ -1,9 +1,11 @@
 //! Running a program a plugin was granted (`host.exec`): a clean environment, output read
 //! with a cap, and the whole process group killed when the call ends for any reason (the
-//! deadline drops this future), so nothing a plugin starts outlives its call.
+//! deadline drops this future), so nothing a plugin starts outlives its call, nor Dockwright
+//! when a signal ends it ([`kill_running`]).
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -52,7 +54,7 @@ pub(crate) async fn run(
         Ok(child) => child,
         Err(e) => return Ok(Err(format!("running `{program}`: {e}"))),
     };
-    let _group = child.id().map(GroupGuard);
+    let _group = child.id().and_then(GroupGuard::new);
     let (stdout, stderr) = tokio::join!(
         read_capped(child.stdout.take(), cap),
         read_capped(child.stderr.take(), cap)
@@ -86,15 +88,52 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize) -> Opti
     (buf.len() <= cap).then_some(buf)
 }
 
+/// The process groups of granted programs still running, in slots a signal handler can read
+/// without locking or allocating (0 is a free slot). A program started while every slot is
+/// taken is still killed when its call ends, only not by [`kill_running`].
+static RUNNING: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+
+/// Kills every granted program still running, with its process group. The programs sit in
+/// process groups of their own (so a deadline can kill what they start), out of reach of the
+/// terminal's Ctrl-C: without this they would outlive a Dockwright that a signal ends.
+/// Async-signal-safe (atomic loads and `kill`), for a signal handler.
+pub fn kill_running() {
+    for slot in &RUNNING {
+        if let Some(pid) = Pid::from_raw(slot.load(Ordering::SeqCst)) {
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+}
+
 /// Kills the child's process group when dropped: on success (stray background children),
-/// on a limit, and when the deadline drops the call.
-struct GroupGuard(u32);
+/// on a limit, and when the deadline drops the call. Registered in [`RUNNING`] meanwhile.
+struct GroupGuard {
+    pid: Pid,
+    slot: Option<&'static AtomicI32>,
+}
+
+impl GroupGuard {
+    fn new(pid: u32) -> Option<Self> {
+        let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
+        let slot = RUNNING.iter().find(|slot| {
+            slot.compare_exchange(
+                0,
+                pid.as_raw_nonzero().get(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+        });
+        Some(Self { pid, slot })
+    }
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pid) = i32::try_from(self.0).ok().and_then(Pid::from_raw) {
-            // The group may already be gone; nothing else to do then.
-            let _ = kill_process_group(pid, Signal::KILL);
+        // The group may already be gone; nothing else to do then.
+        let _ = kill_process_group(self.pid, Signal::KILL);
+        if let Some(slot) = self.slot {
+            slot.store(0, Ordering::SeqCst);
         }
     }
 }

@@ -17,6 +17,7 @@ mod types;
 mod wit;
 
 pub use error::{ErrorKind, PluginError};
+pub use exec::kill_running as kill_granted_programs;
 pub use manifest::{Capability, Header, Manifest};
 pub use runtime::{Limits, LogLine, Origin, Outcome, Plugin, Runtime};
 pub(crate) use runtime::{check_contribution, check_pip_options};
