@@ -966,3 +966,61 @@ fn scan_only_lists_the_named_paths_after_the_rules() {
     let all = Context::scan_only(root, None, &targets(&["."])).unwrap();
     assert_eq!(paths(&all), paths(&Context::scan(root, None).unwrap()));
 }
+
+/// The walk shares subdirectories between threads; what it finds must not depend on that:
+/// a wide tree and a deep chain give the entries a walk in order gives.
+#[test]
+fn a_wide_and_deep_tree_is_walked_completely() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut expected = Vec::new();
+    for d in 0..30 {
+        for f in 0..10 {
+            let rel = format!("wide/d{d:02}/sub{}/f{f}.py", f % 3);
+            write(root, &rel, "x");
+            expected.push(rel);
+        }
+    }
+    // Deeper than the parallel part of the walk, and deep enough to need a real stack.
+    let chain: String = (0..300).map(|i| format!("c{i}/")).collect();
+    write(root, &format!("{chain}leaf.txt"), "x");
+    expected.push(format!("{chain}leaf.txt"));
+    write(root, ".dockerignore", "wide/d0*/sub1\n");
+    expected.retain(|p| !p.starts_with("wide/d0") || !p.contains("/sub1/"));
+    expected.sort();
+
+    let context = Context::scan(root, None).unwrap();
+    let files: Vec<&str> = context.files().collect();
+    assert_eq!(files, expected);
+    assert_eq!(context.walk_stats().entries_stated, expected.len());
+    // Every directory listed once: 1 root + wide + 30 + 3 per d (but d0x's sub1 skipped) + chain.
+    assert_eq!(
+        context.walk_stats().dirs_listed,
+        1 + 1 + 30 + 30 * 3 - 10 + 300
+    );
+}
+
+/// Two bad names in different subtrees: the one a walk in order meets first is reported,
+/// every time, whichever thread reaches its own first.
+#[test]
+fn the_first_bad_name_in_walk_order_is_the_one_reported() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in 0..20 {
+        for f in 0..20 {
+            write(root, &format!("d{d:02}/f{f}"), "x");
+        }
+    }
+    for d in ["d03", "d17"] {
+        fs::write(root.join(d).join(OsStr::from_bytes(b"bad-\xff")), "x").unwrap();
+    }
+    for _ in 0..20 {
+        let error = Context::scan(root, None).unwrap_err();
+        assert!(
+            matches!(&error, ContextError::NonUtf8Name { path } if path.parent() == Some(&root.join("d03"))),
+            "{error}"
+        );
+    }
+}
