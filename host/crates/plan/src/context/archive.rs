@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::path::Path;
 
 use tar::{Builder, EntryType, Header};
 
@@ -28,6 +29,7 @@ pub struct TarSummary {
 /// `writer`, ending with the tar trailer. Identical inputs give identical bytes, whatever
 /// their order, the files' mtimes or their owners on disk.
 pub fn write_tar<W: Write>(
+    root: &Path,
     entries: &[Entry],
     extra_files: &[ExtraFile],
     writer: W,
@@ -39,7 +41,7 @@ pub fn write_tar<W: Write>(
         content_bytes: 0,
     };
     for member in members(entries, extra_files) {
-        summary.content_bytes += append_member(&mut builder, &member)?;
+        summary.content_bytes += append_member(&mut builder, root, &member)?;
         summary.members += 1;
     }
     builder.into_inner().map_err(write_error)?;
@@ -65,6 +67,7 @@ fn header(entry_type: EntryType, mode: u32, size: u64) -> Header {
 /// Appends one member; returns the content bytes written.
 fn append_member<W: Write>(
     builder: &mut Builder<W>,
+    root: &Path,
     member: &Member<'_>,
 ) -> Result<u64, ContextError> {
     let write_error = |source| ContextError::Write { source };
@@ -91,21 +94,24 @@ fn append_member<W: Write>(
                 .map_err(write_error)?;
             Ok(size)
         }
-        Member::File { path, file } => append_disk_file(builder, path, file, member.mode()),
+        Member::File { path, file } => {
+            append_disk_file(builder, &root.join(path), path, file, member.mode())
+        }
     }
 }
 
 fn append_disk_file<W: Write>(
     builder: &mut Builder<W>,
+    source: &Path,
     path: &str,
     file: &DiskFile,
     mode: u32,
 ) -> Result<u64, ContextError> {
-    let opened = File::open(&file.source).map_err(|source| ContextError::Io {
-        path: file.source.clone(),
-        source,
+    let opened = File::open(source).map_err(|error| ContextError::Io {
+        path: source.to_path_buf(),
+        source: error,
     })?;
-    check_unchanged(&opened, file)?;
+    check_unchanged(&opened, source, file)?;
     let size = file.identity.size;
     let mut header = header(EntryType::Regular, mode, size);
     let mut reader = ExactReader {
@@ -118,17 +124,17 @@ fn append_disk_file<W: Write>(
     // failing writer so the message names the file.
     if let Some(failure) = reader.failure {
         return Err(match failure {
-            ReadFailure::Io(source) => ContextError::Io {
-                path: file.source.clone(),
-                source,
+            ReadFailure::Io(error) => ContextError::Io {
+                path: source.to_path_buf(),
+                source: error,
             },
             ReadFailure::Shrunk => ContextError::ChangedDuringRead {
-                path: file.source.clone(),
+                path: source.to_path_buf(),
             },
         });
     }
     appended.map_err(|source| ContextError::Write { source })?;
-    check_unchanged(&opened, file)?;
+    check_unchanged(&opened, source, file)?;
     Ok(size)
 }
 

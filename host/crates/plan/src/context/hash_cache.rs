@@ -291,7 +291,7 @@ pub(super) fn digest(
         }
     }
     let cache_hits = file_hashes.iter().flatten().count();
-    let hashed = hash_in_parallel(&misses)?;
+    let hashed = hash_in_parallel(root, &misses)?;
     let now_ns = now_ns();
     let files_hashed = misses.len();
     let mut bytes_hashed = 0;
@@ -362,24 +362,22 @@ fn octal(mut mode: u32, buf: &mut [u8; 11]) -> &[u8] {
 
 /// Hashes the misses on up to four threads (the machine's cores, at most); results come
 /// back in the order of `misses`.
-fn hash_in_parallel(misses: &[Miss<'_>]) -> Result<Vec<([u8; 32], u64)>, ContextError> {
+fn hash_in_parallel(
+    root: &Path,
+    misses: &[Miss<'_>],
+) -> Result<Vec<([u8; 32], u64)>, ContextError> {
+    let hash = |miss: &Miss<'_>| hash_file(&root.join(miss.path), miss.file);
     let threads = std::thread::available_parallelism()
         .map_or(1, |count| count.get())
         .clamp(1, 4);
     if threads == 1 || misses.len() < 2 {
-        return misses.iter().map(|miss| hash_file(miss.file)).collect();
+        return misses.iter().map(hash).collect();
     }
     let chunk = misses.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = misses
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|miss| hash_file(miss.file))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
+            .map(|part| scope.spawn(move || part.iter().map(hash).collect::<Result<Vec<_>, _>>()))
             .collect();
         let mut results = Vec::with_capacity(misses.len());
         for worker in workers {
@@ -391,13 +389,13 @@ fn hash_in_parallel(misses: &[Miss<'_>]) -> Result<Vec<([u8; 32], u64)>, Context
 
 /// Reads a file and returns its SHA-256 and the bytes read, checking that it is still the
 /// file that was scanned.
-pub(super) fn hash_file(file: &DiskFile) -> Result<([u8; 32], u64), ContextError> {
-    let io_error = |source| ContextError::Io {
-        path: file.source.clone(),
-        source,
+pub(super) fn hash_file(source: &Path, file: &DiskFile) -> Result<([u8; 32], u64), ContextError> {
+    let io_error = |error| ContextError::Io {
+        path: source.to_path_buf(),
+        source: error,
     };
-    let mut opened = File::open(&file.source).map_err(io_error)?;
-    check_unchanged(&opened, file)?;
+    let mut opened = File::open(source).map_err(io_error)?;
+    check_unchanged(&opened, source, file)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; READ_BUFFER.min(file.identity.size as usize + 1)];
     let mut total = 0u64;
@@ -413,22 +411,26 @@ pub(super) fn hash_file(file: &DiskFile) -> Result<([u8; 32], u64), ContextError
     }
     if total != file.identity.size {
         return Err(ContextError::ChangedDuringRead {
-            path: file.source.clone(),
+            path: source.to_path_buf(),
         });
     }
-    check_unchanged(&opened, file)?;
+    check_unchanged(&opened, source, file)?;
     Ok((hasher.finalize().into(), total))
 }
 
 /// Whether the open file still has the identity it had when the context was scanned.
-pub(super) fn check_unchanged(opened: &File, file: &DiskFile) -> Result<(), ContextError> {
-    let metadata = opened.metadata().map_err(|source| ContextError::Io {
-        path: file.source.clone(),
-        source,
+pub(super) fn check_unchanged(
+    opened: &File,
+    source: &Path,
+    file: &DiskFile,
+) -> Result<(), ContextError> {
+    let metadata = opened.metadata().map_err(|error| ContextError::Io {
+        path: source.to_path_buf(),
+        source: error,
     })?;
     if FileIdentity::of(&metadata) != file.identity {
         return Err(ContextError::ChangedDuringRead {
-            path: file.source.clone(),
+            path: source.to_path_buf(),
         });
     }
     Ok(())

@@ -166,7 +166,6 @@ impl<'a> Walker<'a> {
         child: &fs::DirEntry,
     ) -> Result<Option<Pending>, ContextError> {
         self.outcome.stats.entries_seen += 1;
-        let path = dir.path.join(name);
         let name_text = name.to_string_lossy();
         let rel = if dir.rel.is_empty() {
             name_text.to_string()
@@ -176,15 +175,21 @@ impl<'a> Walker<'a> {
         let (excluded, matches) = self.rules.matches_using_parent_results(&rel, &dir.matches);
         if excluded {
             let reentered = file_type.is_dir() && self.rules.exception_may_reach_inside(&rel);
-            return Ok(reentered.then_some(Pending { path, rel, matches }));
+            return Ok(reentered.then(|| Pending {
+                path: dir.path.join(name),
+                rel,
+                matches,
+            }));
         }
         if rel == ROOT_IGNORE_FILE {
             return Ok(None);
         }
         if name.to_str().is_none() {
-            return Err(ContextError::NonUtf8Name { path });
+            return Err(ContextError::NonUtf8Name {
+                path: dir.path.join(name),
+            });
         }
-        self.include(child, path, rel, file_type, matches)
+        self.include(&dir.path, child, rel, file_type, matches)
     }
 
     /// Walks only `target` (a `/`-separated path below the root): its ancestors are matched
@@ -232,25 +237,33 @@ impl<'a> Walker<'a> {
         Ok(None)
     }
 
+    /// Takes in an entry the rules include. Its absolute path is made only where needed (a
+    /// directory to list, a link to read, an error): a walk of 100,000 files then allocates
+    /// one string per file, its path below the root.
     fn include(
         &mut self,
+        dir: &Path,
         child: &fs::DirEntry,
-        path: PathBuf,
         rel: String,
         file_type: fs::FileType,
         matches: ParentMatches,
     ) -> Result<Option<Pending>, ContextError> {
+        let path = || dir.join(child.file_name());
         if file_type.is_dir() {
             self.outcome.entries.push(Entry {
                 path: rel.clone(),
                 kind: EntryKind::Directory,
             });
-            return Ok(Some(Pending { path, rel, matches }));
+            return Ok(Some(Pending {
+                path: path(),
+                rel,
+                matches,
+            }));
         }
         if file_type.is_symlink() {
-            let target = fs::read_link(&path).map_err(|source| io_error(&path, source))?;
+            let target = fs::read_link(path()).map_err(|source| io_error(&path(), source))?;
             let Some(target) = target.to_str() else {
-                return Err(ContextError::NonUtf8Name { path });
+                return Err(ContextError::NonUtf8Name { path: path() });
             };
             self.outcome.entries.push(Entry {
                 path: rel,
@@ -267,13 +280,14 @@ impl<'a> Walker<'a> {
         }
         self.outcome.stats.entries_stated += 1;
         // Relative to the open directory (`fstatat`), not a walk of the whole path again.
-        let metadata = child.metadata().map_err(|source| io_error(&path, source))?;
+        let metadata = child
+            .metadata()
+            .map_err(|source| io_error(&path(), source))?;
         self.outcome.entries.push(Entry {
             path: rel,
             kind: EntryKind::File(DiskFile {
                 executable: metadata.permissions().mode() & 0o111 != 0,
                 identity: FileIdentity::of(&metadata),
-                source: path,
             }),
         });
         Ok(None)
