@@ -5,7 +5,9 @@
 #   - a no-op `dockwright build` of it (its image already built; goal ≤ 200 ms);
 #   - `plan` of an unrelated three-line pipeline sharing the same cache directory (the big
 #     project's hashes must not be read for it);
-#   - peak RSS of the warm plan (goal ≤ 64 MiB) and whether it wrote the hash cache.
+#   - peak RSS of the warm plan (goal ≤ 64 MiB) and whether it wrote the hash cache;
+#   - for scale, the warm plan with the context walk on one thread (RAYON_NUM_THREADS=1), and
+#     `find -printf` reading the same size, mtime and inode of every file.
 # usage: bench/large-project.sh [FILES]     (default 100000; BENCH_RUNS=20)
 # The project and its cache live in target/bench-large (kept between runs; the files are made
 # once). Needs the base image (scripts/setup.sh makes it).
@@ -73,7 +75,9 @@ hyperfine -N --warmup 2 --runs "$runs" --style none --export-json "$out" \
     --command-name "plan (warm), $files files" "$bin plan -f $project/dockwright.yaml" \
     --command-name "build (no-op), $files files" "$bin build -f $project/dockwright.yaml" \
     --command-name "plan of an unrelated small pipeline" "$bin plan -f $small/dockwright.yaml" \
-    --command-name "dockwright --version" "$bin --version" >&2
+    --command-name "dockwright --version" "$bin --version" \
+    --command-name "plan (warm), walk on one thread" "env RAYON_NUM_THREADS=1 $bin plan -f $project/dockwright.yaml" \
+    --command-name "find: one stat per file (the floor)" "find $project -printf '%s %T@ %i\n'" >&2
 hyperfine -N --runs "$(( runs < 5 ? runs : 5 ))" --style none --export-json "$out.cold" \
     --prepare "rm -rf $DOCKWRIGHT_CACHE_DIR/context-hashes $DOCKWRIGHT_CACHE_DIR/context-hashes.json" \
     --command-name "plan (cold hash cache), $files files" "$bin plan -f $project/dockwright.yaml" >&2

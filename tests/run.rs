@@ -226,6 +226,7 @@ fn the_example_pipeline_runs_reuses_without_a_build_and_rebuilds_only_the_source
     );
     let built = image_id(&image).expect("the image is tagged");
     cleanup.images.push(built.clone());
+    assert_one_step_per_instruction_and_one_label_step(&home, &project, &built);
 
     // Second build: reused by build key, through a proxy that sees every request: the
     // engine is asked for the key, and no build (no context) is sent.
@@ -328,6 +329,26 @@ fn the_example_pipeline_runs_reuses_without_a_build_and_rebuilds_only_the_source
             .expect("the source layer")
     };
     assert_ne!(copy(&old_history), copy(&new_history));
+}
+
+/// On the classic builder every instruction is a step of its own (a container and a commit,
+/// seconds each), and every label of the build request one more `LABEL` step after the
+/// largest layer: the image holds one step per instruction of the Dockerfile `plan` shows
+/// and a single label step (the build key's), however many values the label carries.
+fn assert_one_step_per_instruction_and_one_label_step(home: &Home, project: &Project, image: &str) {
+    let plan = run(home.dockwright(&["plan", "--json", "-f", &project.file()]));
+    plan.ok();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let dockerfile = plan["images"][0]["dockerfile"].as_str().unwrap();
+    let instructions = dockerfile
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()) && !l.starts_with("FROM "))
+        .count();
+    let steps = history(image);
+    let own = &steps[..steps.len() - history(BASE_IMAGE).len()];
+    let labels = own.iter().filter(|(_, by)| by.contains(" LABEL ")).count();
+    assert_eq!(labels, 1, "{own:#?}");
+    assert_eq!(own.len(), instructions + 1, "{dockerfile}\n{own:#?}");
 }
 
 #[test]
