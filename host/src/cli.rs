@@ -750,48 +750,59 @@ fn print_dockerfiles(plan: &Plan) {
     }
 }
 
+/// One line per requirement (thousands with `local-env`): written through one buffer, not a
+/// `write` per line.
 fn print_requirements(gathered: &Gathered, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
     for log in &gathered.logs {
         eprintln!("{log}");
     }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
         let groups: Vec<_> = gathered
             .groups
             .iter()
             .map(|g| json!({"image": g.image, "steps": g.steps, "requirements": g.requirements}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&groups)?);
+        serde_json::to_writer_pretty(&mut out, &groups)?;
+        writeln!(out)?;
+        out.flush()?;
         return Ok(());
     }
     for (i, g) in gathered.groups.iter().enumerate() {
         if gathered.groups.len() > 1 {
-            println!(
+            writeln!(
+                out,
                 "# settings {} (image {}, steps: {})",
                 i + 1,
                 g.image,
                 g.steps.join(", ")
-            );
+            )?;
         }
         for group in &g.requirements.groups {
-            println!("[{}] {}", group.group.name(), group.file);
+            writeln!(out, "[{}] {}", group.group.name(), group.file)?;
             let width = group.lines.iter().map(|l| l.text.len()).max().unwrap_or(0);
             for line in &group.lines {
-                println!(
+                writeln!(
+                    out,
                     "  {:<width$}  # {} ({})",
                     line.text, line.origin, line.plugin
-                );
+                )?;
             }
         }
         if !g.requirements.apt_packages.is_empty() {
-            println!("[apt] {}", g.requirements.apt_packages.join(" "));
+            writeln!(out, "[apt] {}", g.requirements.apt_packages.join(" "))?;
         }
         for note in &g.requirements.notes {
-            println!("[note] {note}");
+            writeln!(out, "[note] {note}")?;
         }
+        // Warnings go to stderr after what came before them on stdout.
+        out.flush()?;
         for conflict in &g.requirements.conflicts {
             eprintln!("warning: requirements conflict: {conflict}");
         }
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -76,7 +76,10 @@ pub fn locate_with(
     python: Option<&Path>,
     virtual_env: Option<&Path>,
 ) -> Result<Vec<PathBuf>, LocateError> {
-    match (python, virtual_env) {
+    // A relative `VIRTUAL_ENV` means what it means to Python, relative to the working
+    // directory; the read grant made from it must be absolute.
+    let absolute = virtual_env.map(|v| std::path::absolute(v).unwrap_or_else(|_| v.to_path_buf()));
+    match (python, absolute.as_deref()) {
         (Some(python), _) => ask_interpreter(python),
         (None, Some(venv)) if includes_system_site_packages(venv) => {
             ask_interpreter(&venv.join("bin").join("python"))
@@ -261,6 +264,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(locate_with(None, Some(venv.path())).unwrap(), vec![sp]);
+    }
+
+    #[test]
+    fn a_relative_virtual_env_gives_absolute_directories() {
+        let venv = tempfile::tempdir_in(".").unwrap();
+        let sp = venv.path().join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(&sp).unwrap();
+        let relative = Path::new(".").join(venv.path().file_name().unwrap());
+        let found = locate_with(None, Some(&relative)).unwrap();
+        assert_eq!(found, vec![std::path::absolute(&sp).unwrap()]);
+        assert!(found[0].is_absolute());
     }
 
     #[test]
