@@ -151,7 +151,17 @@ impl Planned {
 
 /// `dockwright requirements`: the pipeline's requirement groups, each line with its origin.
 pub fn requirements(host: &Host, file: &Path) -> Result<Gathered, Error> {
-    gather(file, &host.registry()?)
+    let registry = host.registry()?;
+    let gathered = gather(file, &registry);
+    keep_until_exit(registry);
+    gathered
+}
+
+/// Leaves the loaded plugins to the process's exit instead of dropping them: unmapping
+/// wasmtime's code and tearing down its engine one piece at a time cost about a tenth of a
+/// `plan` of a small pipeline, and a command loads them once.
+fn keep_until_exit(registry: Registry) {
+    std::mem::forget(registry);
 }
 
 /// `dockwright plan`: the images the pipeline needs, without Docker.
@@ -163,6 +173,7 @@ pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
     let plan = plan_gathered(&gathered, &mut cache, args.strict)?;
     // Only a cache: failing to save it costs speed next time, not correctness.
     let _ = cache.save();
+    keep_until_exit(registry);
     Ok(Planned {
         gathered,
         plan,
