@@ -367,17 +367,12 @@ fn hash_in_parallel(
     misses: &[Miss<'_>],
 ) -> Result<Vec<([u8; 32], u64)>, ContextError> {
     let hash = |miss: &Miss<'_>| hash_file(&root.join(miss.path), miss.file);
-    // Asked only when there is work to share: the answer costs a dozen system calls (the
-    // process's cgroup and its CPU quota), on every plan otherwise.
-    let threads = || {
-        std::thread::available_parallelism()
-            .map_or(1, |count| count.get())
-            .clamp(1, 4)
+    // The cores are counted only when there is work to share: the answer costs a dozen
+    // system calls (the process's cgroup and its CPU quota), on every plan otherwise.
+    let threads = match misses.len() {
+        0 | 1 => 1,
+        _ => std::thread::available_parallelism().map_or(1, |count| count.get().clamp(1, 4)),
     };
-    if misses.len() < 2 {
-        return misses.iter().map(hash).collect();
-    }
-    let threads = threads();
     if threads == 1 {
         return misses.iter().map(hash).collect();
     }

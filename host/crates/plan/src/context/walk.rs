@@ -4,7 +4,8 @@
 //! its path. Excluded entries are never stat-ed or opened: their type comes from the
 //! directory listing itself. Subdirectories are walked in parallel (the cost of a large
 //! context is one `stat` per file, and the kernel does those on every core at once); the
-//! outcome is the same as a walk in order, first error included.
+//! entries and stats do not depend on the threads, and the error reported is the first in
+//! a fixed order (a directory's own entries, then its subdirectories by name).
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -47,6 +48,7 @@ pub(super) fn walk(root: &Path, rules: &IgnoreRules) -> Result<WalkOutcome, Cont
     };
     walk_dir(rules, &root, 0)
 }
+
 /// Like [`walk`], but only `targets` (paths below the root) and what lies below them: the
 /// rest of the root is not listed. Entries may repeat when targets nest.
 pub(super) fn walk_targets(
