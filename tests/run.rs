@@ -1522,6 +1522,81 @@ fn a_build_arg_reaches_the_users_dockerfile_build() {
     );
 }
 
+/// `version: 2` in the build options builds with BuildKit: a user Dockerfile's `RUN --mount`
+/// (which the classic builder refuses) builds, a generated image on top is built by BuildKit
+/// too (its history says so), keeps its build key as a label, and is reused the next time.
+#[test]
+fn version_2_in_the_build_options_builds_with_buildkit() {
+    let home = Home::new();
+    let name = unique("buildkit");
+    let user_image = format!("dockwright-test/{name}:mount-intermediate-build");
+    let image = format!("dockwright-test/{name}:mount");
+    let pipeline = |version: &str| {
+        format!(
+            "name: {name}\nsettings:\n  docker:\n    dockerfile: Dockerfile\n    parent_image_build_config: {{build_options: {{{version}}}}}\n    build_config: {{build_options: {{version: 2}}}}\n    environment: {{STAGE: two}}\n    allow_including_files_in_images: false\n    target_repository: dockwright-test/{name}\n    image_tag: mount\nsteps:\n  - name: show\n    command: [sh, -c, \"cat /etc/seen && echo stage=$STAGE\"]\n"
+        )
+    };
+    let project = Project::new(&[
+        ("dockwright.yaml", &pipeline("pull: false")),
+        (
+            "Dockerfile",
+            &format!(
+                "FROM {BASE_IMAGE}\nRUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /etc/seen\n"
+            ),
+        ),
+    ]);
+    let mut cleanup = Cleanup::of_image(&image);
+    cleanup.images.push(user_image.clone());
+    cleanup.volume_of(&name);
+
+    // The classic builder refuses the mount: the build fails, and nothing is tagged.
+    let classic = run(home.dockwright(&["build", "-f", &project.file()]));
+    classic.failed();
+    assert!(
+        classic.stderr.contains("--mount") && classic.stderr.contains("BuildKit"),
+        "the engine's reason is shown:\n{}",
+        classic.stderr
+    );
+    assert!(!docker(&["image", "inspect", &user_image]).status.success());
+
+    project.write("dockwright.yaml", &pipeline("version: 2"));
+    let plan = run(home.dockwright(&["plan", "-f", &project.file()]));
+    assert_eq!(
+        plan.ok().stdout.matches("builder:      BuildKit").count(),
+        2,
+        "{}",
+        plan.stdout
+    );
+    let ran = run(home.dockwright(&["run", "-f", &project.file()]));
+    ran.ok();
+    assert!(
+        ran.stdout.contains("[show] cached") && ran.stdout.contains("[show] stage=two"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    let own = history(&image);
+    let own = &own[..own.len() - history(&user_image).len()];
+    assert!(
+        own.iter().all(|(_, by)| !by.contains(" LABEL ")),
+        "BuildKit puts the key into the config without a step: {own:#?}"
+    );
+    let comments = docker(&["history", "--format", "{{.Comment}}", &image]);
+    assert!(
+        String::from_utf8_lossy(&comments.stdout).contains("buildkit.dockerfile.v0"),
+        "the history says BuildKit built it"
+    );
+    let again = run(home.dockwright(&["build", "-f", &project.file()]));
+    assert!(
+        again
+            .ok()
+            .stderr
+            .contains(&format!("{image}: reused (unchanged build key)")),
+        "the build key label was kept:\n{}",
+        again.stderr
+    );
+}
+
 /// Tags a new image (the base image plus one label) as `name`: another image under the same
 /// name, as a pushed update of a parent would be.
 fn retag_with_new_image(name: &str, from: &str, label: &str) {

@@ -718,6 +718,9 @@ fn print_plan(plan: &Plan, why: Option<&[Vec<String>]>) {
         for note in &image.notes {
             println!("  note:         {note}");
         }
+        if image.build.as_ref().is_some_and(|build| build.buildkit) {
+            println!("  builder:      BuildKit");
+        }
         println!("  build key:    {}", image.build_key);
         for (i, line) in why
             .map(|why| why[index].as_slice())

@@ -32,7 +32,8 @@ use crate::local_paths::{self, LocalPath};
 use crate::parents;
 use crate::requirements::{GroupLines, Line, Note, RequirementSet};
 use crate::settings::{
-    ContainerLimits, DockerBuildOptions, DockerSettings, Pipeline, Position, Warning,
+    BuilderVersion, ContainerLimits, DockerBuildOptions, DockerSettings, Pipeline, Position,
+    Warning,
 };
 
 /// The parent image when the settings name none.
@@ -156,7 +157,8 @@ pub struct BuildSpec {
     /// What the engine's build request carries.
     #[serde(flatten)]
     pub options: BuildOptions,
-    /// The Dockerfile uses a BuildKit feature (a cache mount).
+    /// Built with BuildKit: the build options ask for it (`version: 2`) or the Dockerfile
+    /// needs it (a cache mount).
     pub buildkit: bool,
     /// `prevent_build_reuse`: build even when an image with this key exists.
     pub reuse: bool,
@@ -781,7 +783,7 @@ fn generated_image(
         build.only = local.copies.iter().map(|c| c.0.clone()).collect();
     }
     build.options.build_args.extend(rendered.build_args.clone());
-    build.buildkit = docker.python_package_installer_cache_mount.is_some();
+    build.buildkit |= docker.python_package_installer_cache_mount.is_some();
     build
         .extra_files
         .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
@@ -1027,7 +1029,7 @@ fn build_spec(
             container_limits: options.container_limits.clone().unwrap_or_default(),
             squash: options.squash,
         },
-        buildkit: false,
+        buildkit: options.version == Some(BuilderVersion::BuildKit),
         reuse: !prevent_reuse,
     }
 }
@@ -1083,6 +1085,10 @@ fn finish(
     key_inputs.insert("context".into(), digest.digest);
     let options = serde_json::to_string(&build.options).expect("plain data");
     key_inputs.insert("build options".into(), hash(&options));
+    // The builder decides the image's layers and history: BuildKit's image is another image.
+    if build.buildkit {
+        key_inputs.insert("builder".into(), "buildkit".into());
+    }
     Ok(key_of(key_inputs))
 }
 
@@ -1494,6 +1500,40 @@ mod tests {
 
     /// Every input of the key changes it, and names which input changed.
     #[test]
+    fn the_builder_is_buildkit_where_asked_or_needed_and_classic_otherwise() {
+        let f = Fixture::new();
+        f.write("docker/Dockerfile", "FROM example/python:3.11\n");
+        let buildkit = |yaml: &str| -> Vec<bool> {
+            let plan = plan_with(&f.pipeline(yaml), &["numpy"]).unwrap();
+            let images = plan.images.iter();
+            images.map(|i| i.build.as_ref().unwrap().buildkit).collect()
+        };
+        let dockerfile = "name: p\nsettings:\n  docker:\n    dockerfile: docker/Dockerfile\n    requirements: [numpy]\n";
+        assert_eq!(buildkit(dockerfile), [false, false]);
+        assert_eq!(
+            buildkit(&format!(
+                "{dockerfile}    parent_image_build_config: {{build_options: {{version: 2}}}}\n"
+            )),
+            [true, false],
+            "the user Dockerfile's build alone"
+        );
+        assert_eq!(
+            buildkit(&format!(
+                "{dockerfile}    build_config: {{build_options: {{version: 2}}}}\n"
+            )),
+            [false, true],
+            "the generated image's build alone"
+        );
+        assert_eq!(
+            buildkit(&format!(
+                "{dockerfile}    python_package_installer_cache_mount: type=cache,target=/root/.cache/uv\n"
+            )),
+            [false, true],
+            "a cache mount needs BuildKit"
+        );
+    }
+
+    #[test]
     fn each_input_changes_the_key() {
         let f = Fixture::new();
         f.write("steps/a.py", "print(1)\n");
@@ -1545,6 +1585,16 @@ mod tests {
                 "sha256:a",
             ),
             "build options",
+        );
+        changed(
+            key(
+                &f.pipeline(&format!(
+                    "{base}    build_config: {{build_options: {{version: 2}}}}\n"
+                )),
+                &["numpy"],
+                "sha256:a",
+            ),
+            "builder",
         );
         f.write("steps/a.py", "print(2)\n");
         changed(key(&p, &["numpy"], "sha256:a"), "context");

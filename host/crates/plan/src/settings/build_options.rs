@@ -53,6 +53,22 @@ pub struct DockerBuildOptions {
     pub container_limits: Option<ContainerLimits>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub squash: Option<bool>,
+    /// Which builder builds (the engine API's `version`): see [`BuilderVersion`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<BuilderVersion>,
+}
+
+/// The engine's builder, as its build request's `version` names it. Classic is Dockwright's
+/// default (DESIGN.md §7); BuildKit builds metadata instructions (`ENV`, `USER`, `LABEL`)
+/// without a container and a commit each, which on engines where a commit walks the whole
+/// file system (fuse-overlayfs, vfs) is most of a build's time, and it is what a cache
+/// mount or a user Dockerfile's `RUN --mount` needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum BuilderVersion {
+    #[serde(rename = "1")]
+    Classic,
+    #[serde(rename = "2")]
+    BuildKit,
 }
 
 /// Resource limits of the build's `RUN` containers (docker-py's `container_limits`). The
@@ -107,6 +123,7 @@ const SPELLINGS: &[(&str, &str)] = &[
     ("add_host", "extra_hosts"),
     ("container_limits", "container_limits"),
     ("squash", "squash"),
+    ("version", "version"),
     ("isolation", "isolation"),
     ("memory", "memory"),
     ("memswap", "memswap"),
@@ -294,6 +311,7 @@ fn read_option(
         "force_rm" => options.force_rm = Some(ctx.bool(value, path)?),
         "no_cache" => options.no_cache = Some(ctx.bool(value, path)?),
         "squash" => options.squash = Some(ctx.bool(value, path)?),
+        "version" => options.version = Some(builder_version(ctx, value, path)?),
         "shm_size" => options.shm_size = Some(bytes(ctx, value, path)?),
         "labels" => options.labels = Some(ctx.string_map(value, path)?),
         "build_args" => options.build_args = Some(build_args(ctx, value, path)?),
@@ -310,6 +328,26 @@ fn read_option(
         other => unreachable!("`{other}` has a reader"),
     }
     Ok(())
+}
+
+/// `version`: `1` (classic) or `2` (BuildKit), as a number or a string, as the engine's
+/// build request and `DOCKER_BUILDKIT` spell it.
+fn builder_version(ctx: &Ctx, value: &Node, path: &str) -> Result<BuilderVersion> {
+    let written = match &value.value {
+        Value::Int(n) => n.to_string(),
+        Value::Str(s) => s.trim().to_owned(),
+        _ => String::new(),
+    };
+    match written.as_str() {
+        "1" => Ok(BuilderVersion::Classic),
+        "2" => Ok(BuilderVersion::BuildKit),
+        _ => Err(ctx.error_with_help(
+            value.at,
+            path,
+            "`version` is the builder: 1 (classic) or 2 (BuildKit)",
+            "write `version: 2` to build with BuildKit, or leave it out for the classic builder",
+        )),
+    }
 }
 
 /// Limits written at the top level join `container_limits`; one limit written in both

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::build_options::{self, DockerBuildOptions};
+use super::build_options::{self, BuilderVersion, DockerBuildOptions};
 use super::reader::{Ctx, Fields, Result, has_key, index, join};
 use super::yaml::{Node, Position, Value};
 use crate::docker_syntax;
@@ -572,6 +572,24 @@ pub(crate) fn validate(
             &join(path, "local_project_install_command"),
             "files must be included in the image to install a local Python package, but `allow_including_files_in_images` is false",
             "remove `allow_including_files_in_images: false` or the local project install",
+        ));
+    }
+    let classic = settings
+        .main_build_config()
+        .build_options
+        .and_then(|options| options.version)
+        == Some(BuilderVersion::Classic);
+    if settings.python_package_installer_cache_mount.is_some() && classic {
+        let field = if settings.build_config.is_some() {
+            "build_config"
+        } else {
+            "build_options"
+        };
+        return Err(ctx.error_with_help(
+            position(field),
+            &join(path, field),
+            "the installer's cache mount (`RUN --mount`) needs BuildKit, but the build options ask for the classic builder (`version: 1`)",
+            "remove `version: 1` or `python_package_installer_cache_mount`",
         ));
     }
     if settings.dockerfile.is_some() && settings.parent_image.is_some() && !settings.skip_build {

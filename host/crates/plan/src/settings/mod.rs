@@ -24,7 +24,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use build_options::{ContainerLimits, DockerBuildOptions};
+pub use build_options::{BuilderVersion, ContainerLimits, DockerBuildOptions};
 pub use docker::{
     DockerBuildConfig, DockerSettings, EnvVars, InstallerArg, InstallerArgs,
     LocalEnvironmentExport, PythonPackageInstaller, Requirements,

@@ -252,7 +252,7 @@ pub(crate) const BUILD_CONFIG: [Field; 2] = [
 /// A size in bytes, or a number with a unit as Docker writes it (`64m`).
 const SIZE: Shape = Shape::AnyOf(&[Shape::UInt, Shape::Pattern("^[0-9]+[bkmgBKMG]?$")]);
 
-pub(crate) const BUILD_OPTIONS: [Field; 11] = [
+pub(crate) const BUILD_OPTIONS: [Field; 12] = [
     field(
         "pull",
         Shape::Bool,
@@ -287,6 +287,11 @@ pub(crate) const BUILD_OPTIONS: [Field; 11] = [
         "cachefrom",
         Shape::Strings,
         "docker-py spelling of `cache_from`.",
+    ),
+    field(
+        "version",
+        Shape::AnyOf(&[Shape::UInt, Shape::Pattern("^[12]$")]),
+        "The builder: 1 (classic, the default) or 2 (BuildKit: faster where each instruction is a commit, and needed for `RUN --mount`).",
     ),
 ];
 

@@ -1500,3 +1500,48 @@ fn a_pipeline_path_through_dot_dot_is_normalised_once() {
     let p = parse("name: t\n", Path::new("/nowhere/a/../b/dockwright.yaml")).unwrap();
     assert_eq!(p.file, Path::new("/nowhere/b/dockwright.yaml"));
 }
+
+#[test]
+fn the_builder_is_chosen_with_the_build_requests_version() {
+    let options = |yaml: &str| {
+        ok(&docker(yaml))
+            .docker
+            .build_config
+            .and_then(|c| c.build_options)
+            .unwrap()
+    };
+    let buildkit = "    build_config:\n      build_options: {version: 2}\n";
+    assert_eq!(options(buildkit).version, Some(BuilderVersion::BuildKit));
+    let classic = "    build_config:\n      build_options: {version: \"1\"}\n";
+    assert_eq!(options(classic).version, Some(BuilderVersion::Classic));
+
+    let d = err(&docker(
+        "    build_config:\n      build_options:\n        version: 3\n",
+    ));
+    assert_eq!(
+        d.field,
+        "settings.docker.build_config.build_options.version"
+    );
+    assert_eq!(d.line, 6);
+    assert!(
+        d.message.contains("1 (classic) or 2 (BuildKit)"),
+        "{}",
+        d.message
+    );
+    let d = err(&docker("    build_options: {verison: 2}\n"));
+    assert_eq!(d.help.as_deref(), Some("did you mean `version`?"));
+}
+
+#[test]
+fn a_cache_mount_cannot_be_built_by_the_classic_builder() {
+    let d = err(&docker(
+        "    python_package_installer_cache_mount: type=cache,target=/root/.cache/uv\n    build_config:\n      build_options: {version: 1}\n",
+    ));
+    assert_eq!(d.field, "settings.docker.build_config");
+    assert_eq!(d.line, 6, "the line of the build config's options");
+    assert!(d.message.contains("needs BuildKit"), "{}", d.message);
+    // BuildKit asked for explicitly, or left to the cache mount: both build.
+    ok(&docker(
+        "    python_package_installer_cache_mount: type=cache,target=/root/.cache/uv\n    build_config:\n      build_options: {version: 2}\n",
+    ));
+}
