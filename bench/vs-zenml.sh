@@ -16,19 +16,21 @@
 # image (ZenML's `RUN pip install uv` and bare `uv pip install` need an active venv).
 # ZenML's Dockerfile is written as its builder writes it (reference: ZenML 0.98
 # `_generate_zenml_pipeline_dockerfile`) and built with the classic builder, as ZenML's
-# docker-py builder does. Dockwright builds with `dockwright build` on the same settings; the
-# variant `dockwright-cache` adds `python_package_installer_cache_mount` (BuildKit, the
-# installer's cache kept across builds).
+# docker-py builder does. Dockwright builds with `dockwright build` on the same settings: the
+# variant `dockwright` with its default, the classic builder; `dockwright-buildkit` adds
+# `build_options: {version: 2}` (BuildKit); `dockwright-cache` adds
+# `python_package_installer_cache_mount` (BuildKit, the installer's cache kept across builds).
 #
-# Runs are interleaved (every tool once per run, in rotating order). Every run serves the
-# wheelhouse on a port of its own, so that its first builds are cold in every cache (layers,
-# BuildKit cache mounts: the index URL is in the first ENV instruction of both Dockerfiles),
-# and its rebuilds find exactly their own first build.
+# Runs are interleaved (every tool once per run, in rotating order). Every tool of every run
+# is served the wheelhouse on a port of its own, so that its first build is cold in every
+# cache (layers, BuildKit cache mounts: the index URL is in the first ENV instruction of both
+# Dockerfiles; two BuildKit variants would otherwise share their setup layer), and its
+# rebuild finds exactly its own first build.
 #
 # usage: bench/vs-zenml.sh [RUNS]          (default 3)
 #        bench/vs-zenml.sh --summary       (the medians of the last runs' results again)
 # env:   BENCH_INSTALLERS  (default "uv pip")
-#        BENCH_TOOLS       (default "zenml dockwright dockwright-cache")
+#        BENCH_TOOLS       (default "zenml dockwright dockwright-buildkit dockwright-cache")
 # Needs the engine and the base image (scripts/base-image.sh); builds the debug host (the
 # host's own time is milliseconds against builds of tens of seconds).
 set -euo pipefail
@@ -36,7 +38,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 runs="${1:-3}"
 installers="${BENCH_INSTALLERS:-uv pip}"
-tools="${BENCH_TOOLS:-zenml dockwright dockwright-cache}"
+tools="${BENCH_TOOLS:-zenml dockwright dockwright-buildkit dockwright-cache}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 work="$CARGO_TARGET_DIR/bench-zenml"
 # One results file per set of installers, so that two sets can run side by side.
@@ -148,7 +150,7 @@ project() { # dir extra-requirement...
 }
 
 # The settings, as dockwright.yaml.
-settings() { # dir installer port tag cache-mount
+settings() { # dir installer port tag cache-mount builder-version
     local mount=""
     [ -n "$5" ] && mount="    python_package_installer_cache_mount: $5"
     cat >"$1/dockwright.yaml" <<YAML
@@ -172,6 +174,7 @@ $mount
     build_config:
       build_options:
         network_mode: host
+        version: $6
     allow_including_files_in_images: true
 steps:
   - name: train
@@ -224,10 +227,11 @@ build() { # tool installer run phase port
         DOCKER_BUILDKIT=0 docker build --network host --tag "dockwright-bench/zenml:$tag" \
             "$dir-context" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
         ;;
-    dockwright | dockwright-cache)
-        local mount=""
+    dockwright | dockwright-buildkit | dockwright-cache)
+        local mount="" version=1
         [ "$tool" = dockwright-cache ] && mount="type=cache,target=/root/.cache/$installer"
-        settings "$dir" "$installer" "$port" "$tag" "$mount"
+        [ "$tool" != dockwright ] && version=2
+        settings "$dir" "$installer" "$port" "$tag" "$mount" "$version"
         images+=("dockwright-bench/zenml:$tag")
         start=$(now)
         "$dockwright" build -f "$dir/dockwright.yaml" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
@@ -246,14 +250,18 @@ base_port=$((20000 + RANDOM % 20000))
 read -ra tool_list <<<"$tools"
 for run in $(seq "$runs"); do
     for installer in $installers; do
-        port=$((base_port + run * 10 + ${#installer}))
-        serve "$port"
+        # One port per tool: base + 100 × run + 10 × installer name length + tool index.
+        declare -A ports=()
+        for index in "${!tool_list[@]}"; do
+            ports[${tool_list[$index]}]=$((base_port + run * 100 + ${#installer} * 10 + index))
+            serve "${ports[${tool_list[$index]}]}"
+        done
         # Rotate the order of the tools from run to run.
         order=("${tool_list[@]:$((run % ${#tool_list[@]}))}" "${tool_list[@]:0:$((run % ${#tool_list[@]}))}")
         echo "== run $run, $installer: ${order[*]}" >&2
         for phase in cold rebuild; do
             for tool in "${order[@]}"; do
-                build "$tool" "$installer" "$run" "$phase" "$port"
+                build "$tool" "$installer" "$run" "$phase" "${ports[$tool]}"
             done
         done
         for image in "${images[@]}"; do docker image rm -f "$image" >/dev/null 2>&1 || true; done
