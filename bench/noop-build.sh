@@ -16,7 +16,7 @@ example="$root/examples/training"
 pipeline="$example/dockwright.yaml"
 
 cargo build --release --locked --quiet -p dockwright
-dockwright="$root/target/release/dockwright"
+dockwright="${CARGO_TARGET_DIR:-$root/target}/release/dockwright"
 
 # The example installs from a wheelhouse served on 127.0.0.1:8765 (see run.sh); needed only
 # for the first build of its image.

@@ -10,7 +10,7 @@ cd "$root"
 runs="${BENCH_RUNS:-30}"
 
 cargo build --locked --release -p dockwright >&2
-bin="$root/target/release/dockwright"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/dockwright"
 example="$root/examples/training/dockwright.yaml"
 "$bin" plan -f "$example" >/dev/null   # warms the compiled-plugin and context-hash caches
 only_requirements="$(mktemp -d)"

@@ -11,7 +11,7 @@ if [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-wasip2/lib" ]; then
     rustup target add wasm32-wasip2   # the built-in plugins are compiled for it
 fi
 cargo build --locked -p dockwright
-dockwright="$root/target/debug/dockwright"
+dockwright="${CARGO_TARGET_DIR:-$root/target}/debug/dockwright"
 
 # Everything the plan will install (every requirement group), downloaded on the host.
 wheelhouse="$root/target/example-wheelhouse"
