@@ -1498,7 +1498,8 @@ mod tests {
         assert!(key.starts_with("sha256:") && key.len() == 71, "{key}");
     }
 
-    /// Every input of the key changes it, and names which input changed.
+    /// Each build asks for BuildKit on its own: the user Dockerfile's through
+    /// `parent_image_build_config`, the generated one's through `build_config` or a cache mount.
     #[test]
     fn the_builder_is_buildkit_where_asked_or_needed_and_classic_otherwise() {
         let f = Fixture::new();
@@ -1533,6 +1534,7 @@ mod tests {
         );
     }
 
+    /// Every input of the key changes it, and names which input changed.
     #[test]
     fn each_input_changes_the_key() {
         let f = Fixture::new();

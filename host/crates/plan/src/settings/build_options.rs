@@ -59,7 +59,7 @@ pub struct DockerBuildOptions {
 }
 
 /// The engine's builder, as its build request's `version` names it. Classic is Dockwright's
-/// default (DESIGN.md §7); BuildKit builds metadata instructions (`ENV`, `USER`, `LABEL`)
+/// default (engines differ in their BuildKit support); BuildKit builds metadata instructions (`ENV`, `USER`, `LABEL`)
 /// without a container and a commit each, which on engines where a commit walks the whole
 /// file system (fuse-overlayfs, vfs) is most of a build's time, and it is what a cache
 /// mount or a user Dockerfile's `RUN --mount` needs.

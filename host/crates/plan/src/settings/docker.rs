@@ -580,7 +580,9 @@ pub(crate) fn validate(
         .and_then(|options| options.version)
         == Some(BuilderVersion::Classic);
     if settings.python_package_installer_cache_mount.is_some() && classic {
-        let field = if settings.build_config.is_some() {
+        // The options came from `build_config` when it has any, else from the deprecated field.
+        let own_options = settings.build_config.as_ref();
+        let field = if own_options.is_some_and(|c| c.build_options.is_some()) {
             "build_config"
         } else {
             "build_options"

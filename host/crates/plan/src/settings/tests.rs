@@ -1540,6 +1540,11 @@ fn a_cache_mount_cannot_be_built_by_the_classic_builder() {
     assert_eq!(d.field, "settings.docker.build_config");
     assert_eq!(d.line, 6, "the line of the build config's options");
     assert!(d.message.contains("needs BuildKit"), "{}", d.message);
+    // From the deprecated top-level options, under a `build_config` that has none of its own.
+    let d = err(&docker(
+        "    python_package_installer_cache_mount: type=cache,target=/root/.cache/uv\n    build_config: {dockerignore: .dockerignore}\n    build_options: {version: 1}\n",
+    ));
+    assert_eq!(d.field, "settings.docker.build_options");
     // BuildKit asked for explicitly, or left to the cache mount: both build.
     ok(&docker(
         "    python_package_installer_cache_mount: type=cache,target=/root/.cache/uv\n    build_config:\n      build_options: {version: 2}\n",
