@@ -948,3 +948,135 @@ fn an_exec_grant_passes_the_variables_it_lists_and_no_other() {
         "only the listed variable reaches the program: {outcome}"
     );
 }
+
+/// A runtime that remembers calls in `memo` (as every command's does), and the hostile fixture
+/// described in it but not prepared: a call that prepares it ran wasm.
+fn remembering(cache: &Path, memo: &Path) -> (Runtime, Plugin) {
+    let mut rt = runtime(cache);
+    rt.remember_calls_in(memo.to_path_buf());
+    let wasm = std::fs::read(fixture("hostile")).unwrap();
+    let plugin = rt
+        .describe(
+            std::borrow::Cow::Owned(wasm),
+            Origin::Installed(fixture("hostile")),
+            "hostile",
+        )
+        .unwrap();
+    (rt, plugin)
+}
+
+/// Calls the hostile fixture in a fresh runtime remembering calls in `memo`: its notes, and
+/// whether wasm ran (rather than the remembered answer being used).
+fn remembered_call(
+    cache: &Path,
+    memo: &Path,
+    settings: serde_json::Value,
+    grants: &Grants,
+) -> (Vec<String>, bool) {
+    let (rt, plugin) = remembering(cache, memo);
+    let contribution = call_with(&rt, &plugin, settings, grants.clone()).unwrap();
+    let mut said = contribution.notes;
+    said.extend(contribution.requirements.into_iter().map(|r| r.line));
+    (said, plugin.is_prepared())
+}
+
+/// Paths written less than two seconds ago are not trusted to show a second write; tests that
+/// expect a call to be remembered wait that long after writing.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(2100));
+}
+
+#[test]
+fn a_remembered_call_answers_without_wasm_until_something_it_looked_at_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, memo) = (dir.path().join("cache"), dir.path().join("calls"));
+    let grant = dir.path().join("grant");
+    std::fs::create_dir_all(grant.join("listed")).unwrap();
+    // A path only looked up (`stat-at`), in a folder nothing else looks at.
+    std::fs::create_dir_all(grant.join("deep")).unwrap();
+    let file = grant.join("requirements.txt");
+    std::fs::write(&file, "numpy\n").unwrap();
+    std::fs::write(grant.join("listed/a.txt"), "").unwrap();
+    let grants = Grants {
+        read: vec![grant.clone()],
+        ..Grants::default()
+    };
+    let read = json!({"mode": "read", "path": file});
+    let list = json!({"mode": "list", "path": grant.join("listed")});
+    let stat = json!({"mode": "stat", "path": grant.join("deep/later.txt")});
+    settle();
+
+    // First calls run wasm; the same calls again, in a new runtime, do not.
+    for (settings, answer) in [(&read, "numpy"), (&list, "a.txt"), (&stat, "missing")] {
+        let first = remembered_call(&cache, &memo, settings.clone(), &grants);
+        assert_eq!(
+            (first.0.as_slice(), first.1),
+            ([answer.to_string()].as_slice(), true)
+        );
+        let again = remembered_call(&cache, &memo, settings.clone(), &grants);
+        assert_eq!(again, (first.0, false), "{settings}");
+    }
+    // Other settings or other grants are another call.
+    let other = json!({"mode": "read", "path": file, "count": 1});
+    assert!(remembered_call(&cache, &memo, other, &grants).1);
+    let wider = Grants {
+        read: vec![grant.clone(), dir.path().join("cache")],
+        ..Grants::default()
+    };
+    assert!(remembered_call(&cache, &memo, read.clone(), &wider).1);
+
+    // A changed file (same size), a new entry in a listed directory, a path that now exists:
+    // each call runs again and sees the change.
+    std::fs::write(&file, "scipy\n").unwrap();
+    std::fs::write(grant.join("listed/b.txt"), "").unwrap();
+    std::fs::write(grant.join("deep/later.txt"), "").unwrap();
+    let read_again = remembered_call(&cache, &memo, read.clone(), &grants);
+    assert_eq!(read_again, (vec!["scipy".to_string()], true));
+    let list_again = remembered_call(&cache, &memo, list.clone(), &grants);
+    assert_eq!(list_again, (vec!["a.txt".into(), "b.txt".into()], true));
+    let stat_again = remembered_call(&cache, &memo, stat.clone(), &grants);
+    assert_eq!(stat_again, (vec!["exists".to_string()], true));
+    // Changed less than two seconds ago: not trusted yet, so run again.
+    assert!(remembered_call(&cache, &memo, read.clone(), &grants).1);
+    settle();
+    assert!(remembered_call(&cache, &memo, read.clone(), &grants).1);
+    assert!(!remembered_call(&cache, &memo, read, &grants).1);
+}
+
+#[test]
+fn calls_the_host_cannot_check_again_are_never_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, memo) = (dir.path().join("cache"), dir.path().join("calls"));
+    let grant = dir.path().join("grant");
+    std::fs::create_dir_all(grant.join("sub")).unwrap();
+    std::fs::write(grant.join("requirements.txt"), "numpy\n").unwrap();
+    settle();
+    let read_grant = Grants {
+        read: vec![grant.clone()],
+        ..Grants::default()
+    };
+    let exec_grant = Grants {
+        exec: vec!["true".into()],
+        ..Grants::default()
+    };
+    let dot_dot = format!("{}/sub/../requirements.txt", grant.display());
+    for (settings, grants) in [
+        // A program's answer depends on more than the host can stamp.
+        (json!({"mode": "exec", "path": "true"}), &exec_grant),
+        // A path through `..` is resolved by the sandbox, not by the host's record.
+        (json!({"mode": "read", "path": dot_dot}), &read_grant),
+    ] {
+        for _ in 0..2 {
+            let (_, ran) = remembered_call(&cache, &memo, settings.clone(), grants);
+            assert!(ran, "{settings} must run every time");
+        }
+    }
+    // A failed call is not remembered either.
+    let (rt, plugin) = remembering(&cache, &memo);
+    let missing = json!({"mode": "read", "path": grant.join("absent.txt")});
+    for _ in 0..2 {
+        assert!(call_with(&rt, &plugin, missing.clone(), read_grant.clone()).is_err());
+    }
+    let files = std::fs::read_dir(&memo).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files, 0, "nothing remembered");
+}

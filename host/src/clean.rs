@@ -1,7 +1,7 @@
 //! `dockwright clean [--dry-run] [-f FILE]`: removes what Dockwright made — the images
 //! carrying its build-key label, the records of finished builds, the build logs, the context
-//! hash cache, the build locks and the compiled plugin components — and says how much that
-//! freed.
+//! hash cache, the build locks, the compiled plugin components and the remembered plugin calls
+//! — and says how much that freed.
 //!
 //! With a pipeline file, only that pipeline's images, their records and its build logs go (the
 //! caches are shared by every pipeline, so they stay). Installed plugins are the user's, never removed.
@@ -19,8 +19,8 @@ use crate::records::{self, Record};
 /// One thing removed (or, on a dry run, that would be).
 #[derive(Debug, Serialize)]
 pub struct Removed {
-    /// `image`, `record`, `build logs`, `context cache`, `build locks` or
-    /// `compiled components`.
+    /// `image`, `record`, `build logs`, `context cache`, `build locks`,
+    /// `compiled components` or `remembered plugin calls`.
     pub kind: &'static str,
     /// The image's id, or the path.
     pub what: String,
@@ -69,6 +69,7 @@ pub async fn clean(
             ("context cache", dirs.context_hashes.clone()),
             ("build locks", dirs.builds.join("locks")),
             ("compiled components", dirs.cache.clone()),
+            ("remembered plugin calls", dirs.calls.clone()),
         ] {
             if path.exists() {
                 let bytes = disk_size(&path);

@@ -76,8 +76,11 @@ pub struct Host {
 impl Host {
     /// The built-in and installed plugins.
     pub fn registry(&self) -> Result<Registry, Error> {
-        Registry::load(&self.dirs.cache, &self.dirs.plugins, self.limits.clone())
-            .map_err(Error::Plugins)
+        let mut registry =
+            Registry::load(&self.dirs.cache, &self.dirs.plugins, self.limits.clone())
+                .map_err(Error::Plugins)?;
+        registry.runtime.remember_calls_in(self.dirs.calls.clone());
+        Ok(registry)
     }
 
     fn records(&self) -> Records {

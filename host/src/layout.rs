@@ -1,5 +1,5 @@
-//! Where Dockwright keeps its files: compiled plugin components, installed plugins, the
-//! context hash cache, the records of finished builds and the build logs.
+//! Where Dockwright keeps its files: compiled plugin components, remembered plugin calls,
+//! installed plugins, the context hash cache, the records of finished builds and the build logs.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,9 @@ pub struct Dirs {
     pub plugins: PathBuf,
     /// The per-file hash cache of build contexts: one file per context root.
     pub context_hashes: PathBuf,
+    /// Remembered plugin calls, with the stamps of what each looked at
+    /// (`$XDG_CACHE_HOME/dockwright/calls`).
+    pub calls: PathBuf,
     /// Records of finished builds, and build locks (`$XDG_CACHE_HOME/dockwright/builds`).
     pub builds: PathBuf,
     /// The full output of recent builds, one folder per pipeline
@@ -40,6 +43,7 @@ impl Dirs {
             cache: cache.join("components"),
             plugins: data.join("plugins"),
             context_hashes: cache.join("context-hashes"),
+            calls: cache.join("calls"),
             builds: cache.join("builds"),
             logs: data.join("logs"),
         }

@@ -56,14 +56,14 @@ impl Group {
 }
 
 /// One requirement line a source returned, and where it says it came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirement {
     pub line: String,
     pub origin: String,
 }
 
 /// What a requirement source returns.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contribution {
     pub requirements: Vec<Requirement>,
     pub apt_packages: Vec<String>,

@@ -60,6 +60,21 @@ impl RequirementSource for Hostile {
                     settings.path,
                 ));
             }
+            "list" => {
+                let entries = std::fs::read_dir(&settings.path)
+                    .map_err(|e| unavailable(format!("{}: {e}", settings.path)))?;
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                out.notes.extend(names);
+            }
+            "stat" => {
+                let found = std::fs::metadata(&settings.path).is_ok();
+                out.notes
+                    .push(if found { "exists" } else { "missing" }.to_string());
+            }
             "write" => {
                 std::fs::write(&settings.path, "owned")
                     .map_err(|e| unavailable(format!("{}: {e}", settings.path)))?;

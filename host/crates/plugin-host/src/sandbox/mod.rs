@@ -11,6 +11,7 @@ mod exec;
 mod files;
 mod limiter;
 pub mod manifest;
+mod memo;
 mod metadata;
 mod runtime;
 mod types;

@@ -24,6 +24,7 @@ use super::cache::CompileCache;
 use super::error::{ErrorKind, PluginError};
 use super::limiter::InstanceLimiter;
 use super::manifest::{self, Capability, Header, Manifest};
+use super::memo::{CallMemo, Reads};
 use super::types::{Contribution, Grants, GuestError, Integration, Platform, Request};
 use super::wit::{self, SOURCE_EXPORT};
 use super::{exec, files, metadata};
@@ -128,6 +129,8 @@ pub struct Outcome<T> {
 pub struct Runtime {
     cache_dir: PathBuf,
     limits: Limits,
+    /// Where successful contributions are remembered, when enabled.
+    calls: Option<CallMemo>,
     /// Made by the first call that needs a plugin.
     wasm: OnceLock<Wasm>,
 }
@@ -169,8 +172,16 @@ impl Runtime {
         Ok(Runtime {
             cache_dir,
             limits,
+            calls: None,
             wasm: OnceLock::new(),
         })
+    }
+
+    /// Remembers successful contributions in `dir` with what each plugin looked at, and
+    /// answers a later identical call whose paths are unchanged from there, without wasm
+    /// (see `memo`).
+    pub fn remember_calls_in(&mut self, dir: PathBuf) {
+        self.calls = Some(CallMemo::new(dir));
     }
 
     pub fn limits(&self) -> &Limits {
@@ -286,6 +297,14 @@ impl Runtime {
         request: &Request,
     ) -> Result<Outcome<Contribution>, PluginError> {
         let grants = effective_grants(plugin, &request.grants)?;
+        let memo = self
+            .calls
+            .as_ref()
+            .map(|calls| (calls, CallMemo::key(plugin, request, &grants, &self.limits)));
+        if let Some(outcome) = memo.as_ref().and_then(|(calls, key)| calls.recall(key)) {
+            return Ok(outcome);
+        }
+        let started = std::time::SystemTime::now();
         let wit_request = wit::api::Request::from(&Request {
             grants: grants.clone(),
             ..request.clone()
@@ -302,7 +321,7 @@ impl Runtime {
             }
             e
         };
-        let outcome = self
+        let (outcome, reads) = self
             .call(
                 plugin,
                 &grants,
@@ -320,10 +339,14 @@ impl Runtime {
             check_pip_options(&contribution, &grants.pip_options, &plugin.manifest.name)
                 .map_err(fail)?;
         }
-        Ok(Outcome {
+        let outcome = Outcome {
             value: contribution,
             logs: outcome.logs,
-        })
+        };
+        if let Some((calls, key)) = memo {
+            calls.remember(&key, &reads, started, &outcome);
+        }
+        Ok(outcome)
     }
 
     /// The integrations a plugin provides (empty for a plain requirement source).
@@ -333,7 +356,7 @@ impl Runtime {
         platform: &Platform,
     ) -> Result<Outcome<Vec<Integration>>, PluginError> {
         let platform = platform.into();
-        let outcome = self.call(
+        let (outcome, _) = self.call(
             plugin,
             &Grants::default(),
             PathBuf::from("/"),
@@ -351,7 +374,8 @@ impl Runtime {
     /// One call in a fresh store with the limits applied; every failure becomes a
     /// `PluginError` naming the plugin, with the guest's stderr. The deadline is wall-clock
     /// for the whole call: the epoch interrupts the plugin's own code, and a timeout drops the
-    /// call wherever it waits in host code (WASI, `host.exec`).
+    /// call wherever it waits in host code (WASI, `host.exec`). Also returns what the plugin
+    /// looked at in its grants.
     fn call<R: Send>(
         &self,
         plugin: &Plugin,
@@ -359,7 +383,7 @@ impl Runtime {
         base_dir: PathBuf,
         f: impl AsyncFnOnce(&mut Store<HostState>, &wit::PluginPre<HostState>) -> wasmtime::Result<R>
         + Send,
-    ) -> Result<Outcome<R>, PluginError> {
+    ) -> Result<(Outcome<R>, Reads), PluginError> {
         let pre = self.prepare(plugin)?;
         let stderr = MemoryOutputPipe::new(self.limits.stderr);
         let label = plugin.label();
@@ -391,9 +415,10 @@ impl Runtime {
             run()
         };
         let logs = std::mem::take(&mut store.data_mut().logs);
+        let reads = std::mem::take(&mut store.data_mut().reads);
         drop(store);
         let kind = match result {
-            Ok(Ok(Ok(value))) => return Ok(Outcome { value, logs }),
+            Ok(Ok(Ok(value))) => return Ok((Outcome { value, logs }, reads)),
             Ok(Ok(Err(e))) | Err(e) => self.classify(e),
             Ok(Err(doing)) => ErrorKind::TimeoutWhile {
                 deadline,
@@ -450,6 +475,7 @@ impl Runtime {
             doing: None,
             plugin: label,
             plugin_name: plugin.manifest.name.clone(),
+            reads: Reads::default(),
         };
         let engine = &self.wasm(plugin)?.engine;
         let mut store = Store::new(engine, state);
@@ -787,6 +813,8 @@ pub(crate) struct HostState {
     plugin: String,
     /// The manifest name, as `grants:` keys plugins.
     plugin_name: String,
+    /// What the plugin looked at, for remembering the call.
+    pub(super) reads: Reads,
 }
 
 impl WasiView for HostState {
@@ -829,6 +857,8 @@ impl wit_host::Host for HostState {
                 self.plugin, self.plugin_name
             )));
         }
+        // What a program does cannot be checked again later.
+        self.reads.untrack();
         self.doing = Some(format!("waiting for `{program}` it ran"));
         let ran = exec::run(&program, &args, &self.base_dir, &self.env, self.exec_output).await;
         self.doing = None;
@@ -847,6 +877,8 @@ impl wit_host::Host for HostState {
         &mut self,
         dir: String,
     ) -> wasmtime::Result<Result<wit_host::MetadataListing, String>> {
+        // Which files this read is not recorded: such a call is never remembered.
+        self.reads.untrack();
         // On this thread, not handed to a blocking one: one call instead of thousands.
         Ok(metadata::read(&self.read, &dir, self.deadline).map_err(Stop)?)
     }
