@@ -27,9 +27,13 @@ if command -v hyperfine >/dev/null; then
         "$bin plan -f $example" "$bin plan --json -f $example"
     python3 - "$out" <<'PY'
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
+results = json.load(open(sys.argv[1]))["results"]
+for r in results:
     cpu = (r["user"] + r["system"]) * 1000
     print(f"{r['command'].split('dockwright', 1)[1]:<60} median {r['median'] * 1000:7.2f} ms  min {r['min'] * 1000:7.2f} ms  cpu {cpu:6.2f} ms")
+ratio = results[1]["median"] / results[0]["median"]
+verdict = "meets" if ratio <= 1.5 else "misses"
+print(f"requirements-only plan / --version: {ratio:.2f}x ({verdict} ≤ 1.5x)")
 PY
     rm -f "$out"
 else
