@@ -29,6 +29,9 @@ const FORMAT: u32 = 1;
 /// Paths a remembered call may have looked at; a plugin that looks at more is run every time.
 pub(crate) const MAX_SEEN: usize = 10_000;
 
+/// Longer paths are not kept (Linux's `PATH_MAX`): the call is run every time instead.
+const MAX_PATH: usize = 4096;
+
 /// A path changed this recently may change again within the same timestamp tick.
 const RACY: Duration = Duration::from_secs(2);
 
@@ -53,7 +56,16 @@ impl Reads {
 
     /// A lookup of `path` relative to the descriptor `dir`: the host path it names, recorded,
     /// or `None` (and the call untracked) when the host cannot tell which path that is.
+    /// Once untracked, nothing more is kept: what a call records is bounded by [`MAX_SEEN`]
+    /// paths of at most [`MAX_PATH`] bytes, however many lookups the plugin makes.
     pub fn at(&mut self, dir: u32, path: &str, follow: bool) -> Option<PathBuf> {
+        if self.untracked {
+            return None;
+        }
+        if path.len() > MAX_PATH {
+            self.untracked = true;
+            return None;
+        }
         let Some(base) = self.dirs.get(&dir) else {
             self.untracked = true;
             return None;
@@ -73,7 +85,9 @@ impl Reads {
 
     /// `open-at` gave the plugin a descriptor for `path`.
     pub fn opened(&mut self, rep: u32, path: PathBuf) {
-        self.dirs.insert(rep, path);
+        if !self.untracked {
+            self.dirs.insert(rep, path);
+        }
     }
 
     /// The plugin did something whose effect the host cannot re-check later.
@@ -284,13 +298,23 @@ mod tests {
     }
 
     #[test]
-    fn too_many_paths_untrack_the_call() {
+    fn too_many_or_too_long_paths_untrack_the_call_and_nothing_more_is_kept() {
         let mut reads = Reads::default();
         reads.preopened(1, "/grant");
-        for i in 0..MAX_SEEN {
-            reads.at(1, &format!("f{i}"), true);
+        for i in 0..MAX_SEEN * 3 {
+            if let Some(path) = reads.at(1, &format!("f{i}"), true) {
+                reads.opened(i as u32 + 2, path);
+            }
         }
         assert!(reads.untracked);
+        assert_eq!(reads.seen.len(), MAX_SEEN);
+        assert!(reads.dirs.len() <= MAX_SEEN);
+
+        let mut reads = Reads::default();
+        reads.preopened(1, "/grant");
+        assert_eq!(reads.at(1, &"a".repeat(MAX_PATH + 1), true), None);
+        assert!(reads.untracked);
+        assert_eq!(reads.seen.len(), 1, "only the grant itself");
     }
 
     #[test]
