@@ -1,8 +1,9 @@
 //! The sandbox: a fresh wasmtime store per call with nothing granted by default, limits on
 //! everything a plugin can consume, and checks on everything it returns. Owns the manifest
 //! (read before anything is compiled), one bindings module per released API version, and the
-//! on-disk cache of compiled components, and the host functions beyond WASI (running a
-//! granted program, reading an environment's metadata in one call).
+//! on-disk cache of compiled components, the remembered answers of earlier calls (with the
+//! stamps of what each looked at), and the host functions beyond WASI (running a granted
+//! program, reading an environment's metadata in one call).
 
 pub mod builtin;
 mod cache;
