@@ -60,20 +60,22 @@ impl CompileCache {
     }
 
     fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        create_private_dir(&self.dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        std::io::Write::write_all(&mut tmp, bytes)?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        write_private(&self.dir, path, bytes)
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Writes `bytes` to `path` in `dir` (made 0700 if missing) through a temporary file renamed
+/// into place, so a reader sees the whole file or none.
+pub(super) fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
+        .create(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// The version of the wasmtime crate this host links.

@@ -53,10 +53,7 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         |mut store: StoreContextMut<'_, HostState>,
          (fd, path_flags, path, oflags, flags): OpenArgs| {
             Box::new(async move {
-                let target = store
-                    .data_mut()
-                    .reads
-                    .at(fd.rep(), &path, follows(path_flags));
+                let target = record(&mut store, &fd, &path, follows(path_flags));
                 let mut fs = store.data_mut().filesystem();
                 let dir = || Resource::<Descriptor>::new_borrow(fd.rep());
                 match HostDescriptor::stat_at(&mut fs, dir(), path_flags, path.clone()).await {
@@ -67,19 +64,10 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
                 }
                 let opened =
                     HostDescriptor::open_at(&mut fs, dir(), path_flags, path, oflags, flags).await;
-                let result = match opened {
-                    Ok(fd) => {
-                        if let Some(target) = target {
-                            store.data_mut().reads.opened(fd.rep(), target);
-                        }
-                        Ok(fd)
-                    }
-                    Err(e) => Err(Host::convert_error_code(
-                        &mut store.data_mut().filesystem(),
-                        e,
-                    )?),
-                };
-                Ok((result,))
+                if let (Ok(fd), Some(target)) = (&opened, target) {
+                    store.data_mut().reads.opened(fd.rep(), target);
+                }
+                Ok((answer::<Resource<Descriptor>>(&mut store, opened)?,))
             })
         },
     )?;
@@ -87,10 +75,7 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         "[method]descriptor.stat-at",
         |mut store: StoreContextMut<'_, HostState>, (fd, path_flags, path): AtArgs| {
             Box::new(async move {
-                store
-                    .data_mut()
-                    .reads
-                    .at(fd.rep(), &path, follows(path_flags));
+                record(&mut store, &fd, &path, follows(path_flags));
                 let mut fs = store.data_mut().filesystem();
                 let stat = HostDescriptor::stat_at(&mut fs, fd, path_flags, path).await;
                 Ok((answer::<DescriptorStat>(&mut store, stat)?,))
@@ -101,10 +86,7 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         "[method]descriptor.metadata-hash-at",
         |mut store: StoreContextMut<'_, HostState>, (fd, path_flags, path): AtArgs| {
             Box::new(async move {
-                store
-                    .data_mut()
-                    .reads
-                    .at(fd.rep(), &path, follows(path_flags));
+                record(&mut store, &fd, &path, follows(path_flags));
                 let mut fs = store.data_mut().filesystem();
                 let hash = HostDescriptor::metadata_hash_at(&mut fs, fd, path_flags, path).await;
                 Ok((answer::<MetadataHashValue>(&mut store, hash)?,))
@@ -115,7 +97,7 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         "[method]descriptor.readlink-at",
         |mut store: StoreContextMut<'_, HostState>, (fd, path): (Resource<Descriptor>, String)| {
             Box::new(async move {
-                store.data_mut().reads.at(fd.rep(), &path, false);
+                record(&mut store, &fd, &path, false);
                 let mut fs = store.data_mut().filesystem();
                 let target = HostDescriptor::readlink_at(&mut fs, fd, path).await;
                 Ok((answer::<String>(&mut store, target)?,))
@@ -124,6 +106,16 @@ pub(crate) fn guard_open(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
     )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// Records the host path a lookup of `path` relative to `fd` reaches (see `memo::Reads::at`).
+fn record(
+    store: &mut StoreContextMut<'_, HostState>,
+    fd: &Resource<Descriptor>,
+    path: &str,
+    follow: bool,
+) -> Option<std::path::PathBuf> {
+    store.data_mut().reads.at(fd.rep(), path, follow)
 }
 
 /// A WASI result as the guest gets it: its error code, or the trap it carries.

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::cache::write_private;
 use super::runtime::{Limits, LogLine, Outcome, Plugin};
 use super::types::{Contribution, Grants, Request};
 
@@ -244,23 +245,13 @@ impl CallMemo {
                 .collect(),
         };
         // A cache that cannot be written costs speed, not correctness.
-        let _ = self.write(key, &remembered);
+        if let Ok(bytes) = serde_json::to_vec(&remembered) {
+            let _ = write_private(&self.dir, &self.path(key), &bytes);
+        }
     }
 
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
-    }
-
-    fn write(&self, key: &str, remembered: &Remembered) -> std::io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        serde_json::to_writer(std::io::BufWriter::new(&mut tmp), remembered)?;
-        tmp.persist(self.path(key)).map_err(|e| e.error)?;
-        Ok(())
     }
 }
 
