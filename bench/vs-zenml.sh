@@ -209,6 +209,15 @@ zenml_context() { # project installer port out
     } >"$4/Dockerfile"
 }
 
+# Prefixes each line with the seconds since the build started, so that a log shows where the
+# time of a build goes (instruction by instruction).
+stamp() {
+    python3 -u -c 'import sys, time
+start = time.time()
+for line in sys.stdin:
+    sys.stdout.write(f"{time.time() - start:7.2f} {line}")'
+}
+
 seconds_since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$1"; }
 now() { python3 -c 'import time; print(time.time())'; }
 
@@ -225,7 +234,7 @@ build() { # tool installer run phase port
         images+=("dockwright-bench/zenml:$tag")
         start=$(now)
         DOCKER_BUILDKIT=0 docker build --network host --tag "dockwright-bench/zenml:$tag" \
-            "$dir-context" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+            "$dir-context" 2>&1 | stamp >"$log" || { cat "$log" >&2; exit 1; }
         ;;
     dockwright | dockwright-buildkit | dockwright-cache)
         local mount="" version=1
@@ -234,7 +243,7 @@ build() { # tool installer run phase port
         settings "$dir" "$installer" "$port" "$tag" "$mount" "$version"
         images+=("dockwright-bench/zenml:$tag")
         start=$(now)
-        "$dockwright" build -f "$dir/dockwright.yaml" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+        "$dockwright" build -f "$dir/dockwright.yaml" 2>&1 | stamp >"$log" || { cat "$log" >&2; exit 1; }
         ;;
     esac
     local took

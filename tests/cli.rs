@@ -373,6 +373,13 @@ fn plan_dockerfile_prints_the_generated_dockerfiles() {
         2,
         "{text}"
     );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("# a parent that runs as root gets it without"))
+            .count(),
+        2,
+        "{text}"
+    );
 }
 
 /// Runs `dockwright plan` in `dir`, which must fail; its standard error.

@@ -733,6 +733,9 @@ fn print_plan(plan: &Plan, why: Option<&[Vec<String>]>) {
     }
 }
 
+/// Said above a generated Dockerfile: `build` sends its variant when the parent runs as root.
+const ROOT_PARENT_NOTE: &str = "a parent that runs as root gets it without `USER root`, the `DOCKWRIGHT_PARENT_USER` lines and `--chown`";
+
 /// `plan --dockerfile`: each built image's Dockerfile, under a comment naming the image.
 fn print_dockerfiles(plan: &Plan) {
     let mut first = true;
@@ -746,6 +749,13 @@ fn print_dockerfiles(plan: &Plan) {
         first = false;
         let kind = serde_json::to_value(image.kind).expect("json");
         println!("# {} ({})", image.name, kind.as_str().unwrap_or_default());
+        if image
+            .build
+            .as_ref()
+            .is_some_and(|b| b.dockerfile_for_root_parent.is_some())
+        {
+            println!("# {ROOT_PARENT_NOTE}");
+        }
         print!("{text}");
         if !text.ends_with('\n') {
             println!();

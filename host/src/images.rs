@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use dockwright_registry::RemoteImage;
 
 use crate::base_image;
-use crate::dockerfile::PARENT_USER_ARG;
+use crate::dockerfile::{PARENT_USER_ARG, is_root_user};
 use crate::engine::{
     BuildJob, BuildProgress, Builder, Engine, EngineError, Interrupt, RegistryAuth,
 };
@@ -495,9 +495,9 @@ async fn parent_identities(
 }
 
 /// The user the generated image's parent runs as (`0` when it sets none): the generated
-/// Dockerfile builds as root and gives the image back to that user (see
-/// [`crate::dockerfile`]). Read at build time, from the parent as it is now; its
-/// identity is part of the reuse key, so the user it implies is too.
+/// Dockerfile builds as root and gives the image back to that user, or, for root, is sent
+/// without that handover (see [`crate::dockerfile`]). Read at build time, from the parent as
+/// it is now; its identity is part of the reuse key, so the user it implies is too.
 async fn parent_user(
     engine: &Engine,
     image: &ImagePlan,
@@ -525,9 +525,14 @@ async fn build_image(
     let mut build_options = spec.options.clone();
     if image.kind == ImageKind::Generated {
         let user = parent_user(engine, image, parents).await?;
-        build_options
-            .build_args
-            .insert(PARENT_USER_ARG.to_string(), user);
+        match &spec.dockerfile_for_root_parent {
+            Some(variant) if is_root_user(&user) => build_options.dockerfile = variant.clone(),
+            _ => {
+                build_options
+                    .build_args
+                    .insert(PARENT_USER_ARG.to_string(), user);
+            }
+        }
     }
     let job = BuildJob {
         build_key: BuildLabel::new(&image.build_key, parents).value(),

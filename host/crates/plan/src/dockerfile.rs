@@ -37,7 +37,10 @@
 //!   `0` when built by hand). That user owns `/app` (`chown` in the setup `RUN`, on the
 //!   directory only) and the files copied into it (`COPY --chown`), so a step can write
 //!   there. ZenML's `chmod -R a+rw .` would copy every file into a new layer, and fails as a
-//!   non-root user anyway.
+//!   non-root user anyway. A parent that runs as root needs none of this, and on the
+//!   classic builder each of those instructions costs seconds: [`Dockerfile::for_root_parent`]
+//!   leaves them out, and `build` sends it when the parent's config says root (the parent's
+//!   identity is part of the reuse decision, so the choice is too).
 //! - **Local paths a requirements file names** (`./libs/x`, `-e .`) are copied just before
 //!   the install of that file, each once, so that only a change under them reinstalls it;
 //!   when the project root itself is named, the later `COPY . .` is not repeated.
@@ -82,6 +85,17 @@ pub(crate) const CARRIAGE_RETURN_ARG: &str = "DOCKWRIGHT_CR";
 /// Build argument carrying the parent image's user (its config's `User`, `0` for none),
 /// which `build` sets: the generated image's files belong to it and it runs the steps.
 pub const PARENT_USER_ARG: &str = "DOCKWRIGHT_PARENT_USER";
+
+/// Whether an image config's `User` (`""` when unset) runs as root with root's group: then
+/// [`Dockerfile::for_root_parent`] builds the same image as [`Dockerfile::text`]. A group
+/// other than root's (`0:1000`) is not: the handover gives the files that group.
+pub fn is_root_user(user: &str) -> bool {
+    let is_root = |name: &str| name == "0" || name == "root";
+    match user.split_once(':') {
+        None => user.is_empty() || is_root(user),
+        Some((name, group)) => is_root(name) && is_root(group),
+    }
+}
 
 /// Everything the generated Dockerfile depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,6 +164,12 @@ impl DockerfileInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dockerfile {
     pub text: String,
+    /// The same Dockerfile without what only a non-root parent needs (`USER root`, the
+    /// parent-user argument, `chown` and `--chown`, the final `USER`): what `build` sends
+    /// when the parent runs as root. On the classic builder every instruction is a
+    /// container and a commit that walks the whole file system, seconds each after the
+    /// installs, and these would change nothing.
+    pub for_root_parent: String,
     pub build_args: BTreeMap<String, String>,
 }
 
@@ -170,14 +190,35 @@ fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Docker
     }
 }
 
-/// Renders the Dockerfile.
+/// Renders the Dockerfile, and its variant for a parent that runs as root.
 pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileError> {
     check(input)?;
-    let mut lines = vec![
-        format!("FROM {}", input.parent),
-        "USER root".to_owned(),
-        "WORKDIR /app".to_owned(),
-    ];
+    let (text, build_args) = render_text(input, Handover::ToParentUser);
+    let (for_root_parent, _) = render_text(input, Handover::None);
+    Ok(Dockerfile {
+        text,
+        for_root_parent,
+        build_args,
+    })
+}
+
+/// Whether the Dockerfile hands the image back to the parent's user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handover {
+    /// Build as root, give `/app` and the copied files to `${DOCKWRIGHT_PARENT_USER}` and
+    /// end as that user: right for any parent.
+    ToParentUser,
+    /// The parent runs as root: those lines would change nothing.
+    None,
+}
+
+fn render_text(input: &DockerfileInput, handover: Handover) -> (String, BTreeMap<String, String>) {
+    let hands_over = handover == Handover::ToParentUser;
+    let mut lines = vec![format!("FROM {}", input.parent)];
+    if hands_over {
+        lines.push("USER root".to_owned());
+    }
+    lines.push("WORKDIR /app".to_owned());
     let mut build_args = BTreeMap::new();
     let all_env = input
         .environment
@@ -193,13 +234,15 @@ pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileEr
     }
     lines.extend(input.build_args.iter().map(|name| format!("ARG {name}")));
     lines.extend(build_args.keys().map(|name| format!("ARG {name}")));
-    lines.push(format!("ARG {PARENT_USER_ARG}=0"));
+    if hands_over {
+        lines.push(format!("ARG {PARENT_USER_ARG}=0"));
+    }
     lines.extend(env_lines(&input.environment));
-    lines.push(setup_line(input));
-    let (install, copied_root) = install_lines(input);
+    lines.extend(setup_line(input, handover));
+    let (install, copied_root) = install_lines(input, handover);
     lines.extend(install);
     if input.include_files && !copied_root {
-        lines.push(format!("COPY {CHOWN} . ."));
+        lines.push(format!("COPY{} . .", chown(handover)));
     }
     if let Some(command) = &input.local_project_install_command {
         lines.push(format!(
@@ -212,16 +255,23 @@ pub(crate) fn render(input: &DockerfileInput) -> Result<Dockerfile, DockerfileEr
             lines.push(format!("RUN chown -R {user} ."));
             lines.push(format!("USER {user}"));
         }
-        None => lines.push(format!("USER ${{{PARENT_USER_ARG}}}")),
+        None if hands_over => lines.push(format!("USER ${{{PARENT_USER_ARG}}}")),
+        None => {}
     }
     lines.extend(env_lines(&input.runtime_environment));
     let mut text = lines.join("\n");
     text.push('\n');
-    Ok(Dockerfile { text, build_args })
+    (text, build_args)
 }
 
-/// `COPY` gives what it copies to the image's user (see the module doc).
-const CHOWN: &str = "--chown=${DOCKWRIGHT_PARENT_USER}";
+/// What `COPY` adds after its name: the copied files go to the image's user (see the module
+/// doc).
+fn chown(handover: Handover) -> &'static str {
+    match handover {
+        Handover::ToParentUser => " --chown=${DOCKWRIGHT_PARENT_USER}",
+        Handover::None => "",
+    }
+}
 
 /// What the local project install command runs with: what the install lines pass as flags
 /// and prefixes (see the module doc).
@@ -313,8 +363,11 @@ pub(crate) fn quote_env_value(value: &str) -> String {
 /// One `RUN` for what the image needs once, before its installs: `/app` given to the image's
 /// user, the apt packages, the uv bootstrap. One step instead of three: on the classic builder
 /// every `RUN` costs a container and a layer commit, seconds each on a real engine.
-fn setup_line(input: &DockerfileInput) -> String {
-    let mut commands = vec![format!("chown \"${PARENT_USER_ARG}\" /app")];
+fn setup_line(input: &DockerfileInput, handover: Handover) -> Option<String> {
+    let mut commands = Vec::new();
+    if handover == Handover::ToParentUser {
+        commands.push(format!("chown \"${PARENT_USER_ARG}\" /app"));
+    }
     commands.extend(apt_command(&input.apt_packages));
     if needs_uv(input) {
         // Braces: `a && b || c` would install uv when `a` failed, and hide the failure.
@@ -322,7 +375,7 @@ fn setup_line(input: &DockerfileInput) -> String {
             "{{ command -v uv >/dev/null 2>&1 || {PIP} --no-cache-dir uv; }}"
         ));
     }
-    format!("RUN {}", commands.join(" && "))
+    (!commands.is_empty()).then(|| format!("RUN {}", commands.join(" && ")))
 }
 
 fn apt_command(packages: &[String]) -> Option<String> {
@@ -364,7 +417,7 @@ const UV: &str = "uv pip install --python \"$(command -v python3 || command -v p
 
 /// Each requirements file's copies and install; `true` when the context root itself was
 /// copied (a requirements file names `-e .`).
-fn install_lines(input: &DockerfileInput) -> (Vec<String>, bool) {
+fn install_lines(input: &DockerfileInput, handover: Handover) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let command = match (input.installer, &input.cache_mount) {
         (PythonPackageInstaller::Pip, _) => PIP.to_owned(),
@@ -385,7 +438,7 @@ fn install_lines(input: &DockerfileInput) -> (Vec<String>, bool) {
         for path in input.local_paths.get(file).into_iter().flatten() {
             // Below a root already copied: in the image already.
             if !copied.contains(".") && copied.insert(path.as_str()) {
-                lines.push(format!("COPY {CHOWN} {path} {path}"));
+                lines.push(format!("COPY{} {path} {path}", chown(handover)));
             }
         }
         lines.push(format!("COPY {file} {file}"));
@@ -700,6 +753,69 @@ mod tests {
         i.user = Some("app".into());
         let t = text(&i);
         assert!(t.ends_with("RUN chown -R app .\nUSER app\n"), "{t}");
+    }
+
+    #[test]
+    fn a_root_parent_gets_the_same_dockerfile_without_the_handover() {
+        let mut i = input("p");
+        i.include_files = true;
+        i.requirement_files = vec!["r.txt".into()];
+        i.local_paths.insert("r.txt".into(), vec!["libs/x".into()]);
+        i.runtime_environment = map(&[("A", "1")]);
+        let rendered = render(&i).unwrap();
+        // Every line of the variant is a line of the general Dockerfile, in the same order,
+        // with `--chown` dropped: what is left out is only the handover.
+        let general: Vec<String> = rendered
+            .text
+            .lines()
+            .map(|l| l.replace(" --chown=${DOCKWRIGHT_PARENT_USER}", ""))
+            .filter(|l| {
+                !matches!(
+                    l.as_str(),
+                    "USER root"
+                        | "ARG DOCKWRIGHT_PARENT_USER=0"
+                        | "USER ${DOCKWRIGHT_PARENT_USER}"
+                        | CHOWN_APP
+                )
+            })
+            .collect();
+        let variant: Vec<&str> = rendered.for_root_parent.lines().collect();
+        assert_eq!(variant, general, "{}", rendered.for_root_parent);
+        assert_eq!(
+            rendered.for_root_parent,
+            "FROM p\nWORKDIR /app\nCOPY libs/x libs/x\nCOPY r.txt r.txt\n\
+             RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install \
+             --no-cache-dir --default-timeout=60 -r r.txt\nCOPY . .\nENV A=\"1\"\n"
+        );
+        // The setup `RUN` stays for what else it does.
+        i.apt_packages = vec!["git".into()];
+        let variant = render(&i).unwrap().for_root_parent;
+        assert!(variant.contains("\nRUN apt-get update && "), "{variant}");
+        // `user` still takes the image.
+        i.user = Some("app".into());
+        let variant = render(&i).unwrap().for_root_parent;
+        assert!(
+            variant.contains("\nRUN chown -R app .\nUSER app\n"),
+            "{variant}"
+        );
+    }
+
+    #[test]
+    fn root_is_uid_0_or_root_with_roots_group() {
+        for user in ["", "0", "root", "0:0", "root:root", "root:0", "0:root"] {
+            assert!(is_root_user(user), "{user:?}");
+        }
+        for user in [
+            "1000",
+            "app",
+            "0:1000",
+            "root:staff",
+            "1000:0",
+            "Root",
+            "root:",
+        ] {
+            assert!(!is_root_user(user), "{user:?}");
+        }
     }
 
     #[test]

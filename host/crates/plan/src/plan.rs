@@ -162,6 +162,10 @@ pub struct BuildSpec {
     pub buildkit: bool,
     /// `prevent_build_reuse`: build even when an image with this key exists.
     pub reuse: bool,
+    /// Path in the context of the Dockerfile to send instead when the parent runs as root
+    /// (generated images: [`crate::dockerfile::Dockerfile::for_root_parent`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_for_root_parent: Option<String>,
 }
 
 /// The options of one build request, as the planner decided them and the engine sends them
@@ -787,6 +791,11 @@ fn generated_image(
     build
         .extra_files
         .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
+    build.extra_files.insert(
+        GENERATED_DOCKERFILE_ROOT_PARENT.into(),
+        rendered.for_root_parent.clone(),
+    );
+    build.dockerfile_for_root_parent = Some(GENERATED_DOCKERFILE_ROOT_PARENT.into());
     let mut key_inputs = BTreeMap::new();
     for r in &requirements {
         let text = r.lines.join("\n") + "\n";
@@ -921,6 +930,8 @@ impl LocalCopies {
 /// Where the generated Dockerfile sits in the context: out of the way of a user's own
 /// `Dockerfile` among the project files.
 pub(crate) const GENERATED_DOCKERFILE: &str = ".dockwright/Dockerfile";
+/// Where the variant for a parent that runs as root goes.
+pub(crate) const GENERATED_DOCKERFILE_ROOT_PARENT: &str = ".dockwright/Dockerfile.root-parent";
 
 /// Where constraints files go in the context: next to the requirement files, so that
 /// `-c constraints/<name>` in one of them points here.
@@ -1031,6 +1042,7 @@ fn build_spec(
         },
         buildkit: options.version == Some(BuilderVersion::BuildKit),
         reuse: !prevent_reuse,
+        dockerfile_for_root_parent: None,
     }
 }
 
