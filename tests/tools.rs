@@ -720,6 +720,11 @@ fn build_output_goes_to_the_log_and_to_stderr_only_with_verbose() {
         let log = std::fs::read_to_string(&logs[0]).unwrap();
         assert!(log.contains(&output_line), "{log}");
         assert!(log.contains("# built after"), "{log}");
+        // Every step's header is followed, before the next one, by the time it took.
+        let headers = log.lines().filter(|l| l.starts_with("Step ")).count();
+        let times = log.lines().filter(|l| l.starts_with("# step ")).count();
+        assert!(headers >= 2 && times == headers, "{log}");
+        assert!(log.contains("\n# step 2 took "), "{log}");
         docker(&["rmi", &format!("dockwright-display-test:{name}")]);
     }
 }

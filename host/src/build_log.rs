@@ -1,10 +1,14 @@
 //! The full output of each build, kept in a file so that the terminal can stay calm:
 //! `<data>/logs/<pipeline>/<image>-<UTC time>.log` holds every step header and every output
-//! line. The newest [`KEEP`] logs of each image are kept; older ones go when a new one starts.
+//! line, and how long each step took, from its header to the next step's or the end (`# step
+//! 4 took 9.2 s`: on the classic builder even a metadata instruction is a commit that can take
+//! seconds, and this is where that shows). The
+//! newest [`KEEP`] logs of each image are kept; older ones go when a new one starts.
 
 use std::fs::File;
 use std::io::{self, LineWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::engine::BuildStep;
 
@@ -18,6 +22,8 @@ const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
 pub struct BuildLog {
     path: PathBuf,
     file: LineWriter<File>,
+    /// The step under way and when its header came.
+    current: Option<(u32, Instant)>,
 }
 
 impl BuildLog {
@@ -36,7 +42,11 @@ impl BuildLog {
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )?;
         prune(&dir, &stem, KEEP)?;
-        Ok(BuildLog { path, file })
+        Ok(BuildLog {
+            path,
+            file,
+            current: None,
+        })
     }
 
     /// Where the log is.
@@ -44,8 +54,11 @@ impl BuildLog {
         &self.path
     }
 
-    /// Writes a step header as the classic builder prints it.
+    /// Writes a step header as the classic builder prints it, after the time the previous
+    /// step took.
     pub fn step(&mut self, step: &BuildStep) -> io::Result<()> {
+        self.end_step()?;
+        self.current = Some((step.index, Instant::now()));
         writeln!(
             self.file,
             "Step {}/{} : {}",
@@ -53,16 +66,30 @@ impl BuildLog {
         )
     }
 
+    /// Writes how long the step under way took, if one is.
+    fn end_step(&mut self) -> io::Result<()> {
+        match self.current.take() {
+            Some((index, started)) => writeln!(self.file, "{}", took(index, started.elapsed())),
+            None => Ok(()),
+        }
+    }
+
     /// Writes one output line.
     pub fn line(&mut self, line: &str) -> io::Result<()> {
         writeln!(self.file, "{line}")
     }
 
-    /// Writes a closing remark (how the build ended).
+    /// Writes a closing remark (how the build ended), after the time the last step took.
     pub fn note(&mut self, note: &str) -> io::Result<()> {
+        self.end_step()?;
         writeln!(self.file, "# {note}")?;
         self.file.flush()
     }
+}
+
+/// The line saying how long step `index` took.
+fn took(index: u32, elapsed: Duration) -> String {
+    format!("# step {index} took {:.1} s", elapsed.as_secs_f64())
 }
 
 /// The folder of `pipeline`'s logs under `logs`.
@@ -141,6 +168,29 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("Step 2/3 : RUN echo hi\nhi\n"), "{text}");
+        // Each step's time comes when the next step starts, and the last one's before the
+        // closing remark.
+        let next = BuildStep {
+            index: 3,
+            total: 3,
+            instruction: "COPY . .".into(),
+        };
+        log.step(&next).unwrap();
+        log.note("built after 1 seconds").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert_eq!(lines[..2], ["Step 2/3 : RUN echo hi", "hi"], "{text}");
+        assert!(lines[2].starts_with("# step 2 took "), "{text}");
+        assert_eq!(lines[3], "Step 3/3 : COPY . .", "{text}");
+        assert!(lines[4].starts_with("# step 3 took "), "{text}");
+        assert_eq!(lines[5], "# built after 1 seconds", "{text}");
+    }
+
+    #[test]
+    fn a_steps_time_is_said_in_tenths_of_seconds() {
+        assert_eq!(took(4, Duration::from_millis(9_249)), "# step 4 took 9.2 s");
+        assert_eq!(took(1, Duration::ZERO), "# step 1 took 0.0 s");
     }
 
     #[test]
