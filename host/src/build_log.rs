@@ -148,16 +148,19 @@ fn prune(dir: &Path, stem: &str, keep: usize) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn step_of_3(index: u32, instruction: &str) -> BuildStep {
+        BuildStep {
+            index,
+            total: 3,
+            instruction: instruction.into(),
+        }
+    }
+
     #[test]
     fn a_log_holds_steps_and_lines_under_the_pipelines_folder() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = BuildLog::create(dir.path(), "My Pipeline", "dockwright:p").unwrap();
-        let step = BuildStep {
-            index: 2,
-            total: 3,
-            instruction: "RUN echo hi".into(),
-        };
-        log.step(&step).unwrap();
+        log.step(&step_of_3(2, "RUN echo hi")).unwrap();
         log.line("hi").unwrap();
         let path = log.path().to_path_buf();
         assert!(path.starts_with(dir.path().join("My_Pipeline")), "{path:?}");
@@ -170,12 +173,7 @@ mod tests {
         assert!(text.ends_with("Step 2/3 : RUN echo hi\nhi\n"), "{text}");
         // Each step's time comes when the next step starts, and the last one's before the
         // closing remark.
-        let next = BuildStep {
-            index: 3,
-            total: 3,
-            instruction: "COPY . .".into(),
-        };
-        log.step(&next).unwrap();
+        log.step(&step_of_3(3, "COPY . .")).unwrap();
         log.note("built after 1 seconds").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().skip(1).collect();
