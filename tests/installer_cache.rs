@@ -1,7 +1,12 @@
-//! The installer's cache kept across builds (`python_package_installer_cache_mount`, built
-//! with BuildKit), through the real binary against the real Docker engine: after a first
-//! build, adding one package to `requirements` downloads that package only, and the image
-//! holds exactly what a cold build of the same settings holds.
+//! Rebuilds after adding a package to `requirements`, through the real binary against the
+//! real Docker engine, two ways of not installing everything again:
+//! - the installer's cache kept across builds (`python_package_installer_cache_mount`, built
+//!   with BuildKit): the whole group is installed, but only the added package downloaded;
+//! - the install history, on the default (classic) builder with no cache at all: the engine
+//!   reuses the earlier build's install layer, and only the added package is installed on it.
+//!
+//! Either way the image holds exactly what a cold build of the same settings holds, and a
+//! removed line is gone from it.
 //!
 //! Packages come from a wheelhouse made with `pip download` on the host and served on
 //! loopback by `python3 -m http.server`, whose request log tells which wheels each build
@@ -53,18 +58,21 @@ impl Pipeline {
         }
     }
 
-    /// Writes the settings: `installer` with the cache `cache_id`, installing `requirements`
-    /// from `server`, tagged `tag`.
+    /// Writes the settings: `installer` with the cache `cache_id` (none: no cache mount),
+    /// installing `requirements` from `server`, tagged `tag`, with `run` in the environment
+    /// (another value: another image from its first line on).
     fn settings(
         &self,
-        installer: &str,
-        cache_id: &str,
+        (installer, cache_id): (&str, Option<&str>),
         requirements: &[&str],
         server: &WheelServer,
-        tag: &str,
+        (tag, run): (&str, &str),
     ) -> String {
         let url = server.url();
         let name = &self.name;
+        let mount = cache_id.map_or(String::new(), |id| {
+            format!("    python_package_installer_cache_mount: type=cache,id={id},target=/root/.cache/{installer}\n")
+        });
         let yaml = format!(
             "name: {name}
 settings:
@@ -73,14 +81,13 @@ settings:
     target_repository: dockwright-test/{name}
     image_tag: {tag}
     python_package_installer: {installer}
-    python_package_installer_cache_mount: type=cache,id={cache_id},target=/root/.cache/{installer}
-    requirements: [{requirements}]
+{mount}    requirements: [{requirements}]
     environment:
       PIP_FIND_LINKS: {url}
       PIP_NO_INDEX: \"1\"
       PIP_TRUSTED_HOST: 127.0.0.1
       UV_FIND_LINKS: {url}
-      TEST_RUN: {name}
+      TEST_RUN: {run}
     python_package_installer_args:
       no-index: true
     build_config:
@@ -98,13 +105,7 @@ steps:
 
     /// `dockwright build`; panics with its output when it fails.
     fn build(&self) -> String {
-        let home = self.dir.path().join("home");
-        let output = dockwright_tests::dockwright(&home)
-            .args(["build", "-f"])
-            .arg(self.dir.path().join("dockwright.yaml"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run dockwright");
+        let output = self.try_build();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(
             output.status.success(),
@@ -112,6 +113,45 @@ steps:
             String::from_utf8_lossy(&output.stdout),
         );
         stderr
+    }
+
+    fn try_build(&self) -> Output {
+        dockwright_tests::dockwright(&self.home())
+            .args(["build", "-f"])
+            .arg(self.dir.path().join("dockwright.yaml"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run dockwright")
+    }
+
+    /// `dockwright plan --dockerfile` of the current settings.
+    fn dockerfile(&self) -> String {
+        let output = dockwright_tests::dockwright(&self.home())
+            .args(["plan", "--dockerfile", "-f"])
+            .arg(self.dir.path().join("dockwright.yaml"))
+            .output()
+            .expect("run dockwright");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// Every file of the install history, with its content.
+    fn install_history(&self) -> Vec<(PathBuf, String)> {
+        let dir = self.home().join("cache/installs");
+        let mut files: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
     }
 }
 
@@ -157,9 +197,11 @@ fn adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does(instal
     let before = ["six==1.16.0", "idna==3.7"];
     let after = ["six==1.16.0", "idna==3.7", "tabulate==0.9.0"];
 
+    let mounted = (installer, Some(cache.as_str()));
+    let run = pipeline.name.clone();
     cleanup
         .0
-        .push(pipeline.settings(installer, &cache, &before, &server, "first"));
+        .push(pipeline.settings(mounted, &before, &server, ("first", &run)));
     pipeline.build();
     let first = server.downloads();
     assert_eq!(
@@ -168,8 +210,10 @@ fn adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does(instal
         "the first build downloads both: {first:?}"
     );
 
-    let rebuilt = pipeline.settings(installer, &cache, &after, &server, "rebuilt");
+    let rebuilt = pipeline.settings(mounted, &after, &server, ("rebuilt", &run));
     cleanup.0.push(rebuilt.clone());
+    // Without the install history, the whole group is installed again: from the cache.
+    std::fs::remove_dir_all(pipeline.home().join("cache/installs")).unwrap();
     let log = pipeline.build();
     let second = server.downloads();
     assert_eq!(
@@ -184,7 +228,13 @@ fn adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does(instal
     );
 
     // The same settings from cold: a cache of its own, nothing of the above in it.
-    let cold = pipeline.settings(installer, &unique("cold"), &after, &server, "cold");
+    let cold_cache = unique("cold");
+    let cold = pipeline.settings(
+        (installer, Some(cold_cache.as_str())),
+        &after,
+        &server,
+        ("cold", &run),
+    );
     cleanup.0.push(cold.clone());
     pipeline.build();
     let third = server.downloads();
@@ -214,4 +264,93 @@ fn uv_rebuild_after_adding_a_package_downloads_only_it_and_installs_what_a_cold_
 #[test]
 fn pip_rebuild_after_adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does() {
     adding_a_package_downloads_only_it_and_installs_what_a_cold_build_does("pip");
+}
+
+/// On the classic builder, no cache mount: the rebuild after adding a package reuses the
+/// earlier install layer and installs the added package on it (downloading it alone), the
+/// image is what a cold build makes; a removed line is installed from nothing again, and a
+/// failed build leaves the history as it was.
+fn adding_a_package_installs_it_on_the_earlier_layer(installer: &str) {
+    let server = WheelServer::start_logged(&wheels());
+    let pipeline = Pipeline::new(&unique(&format!("history-{installer}")));
+    let mut cleanup = Cleanup(Vec::new());
+    let classic = (installer, None);
+    let run = pipeline.name.clone();
+    let before = ["six==1.16.0", "idna==3.7"];
+    let after = ["six==1.16.0", "tabulate==0.9.0", "idna==3.7"];
+
+    cleanup
+        .0
+        .push(pipeline.settings(classic, &before, &server, ("first", &run)));
+    pipeline.build();
+    assert_eq!(wheels_of(&server.downloads(), &["six", "idna"]).len(), 2);
+
+    let rebuilt = pipeline.settings(classic, &after, &server, ("rebuilt", &run));
+    cleanup.0.push(rebuilt.clone());
+    let added = ".dockwright/requirements/2-requirements.added.txt";
+    assert!(
+        pipeline.dockerfile().contains(&format!(
+            "-r .dockwright/requirements/2-requirements.txt -r {added}\n"
+        )),
+        "the plan installs the added line on the earlier set:\n{}",
+        pipeline.dockerfile()
+    );
+    let log = pipeline.build();
+    let second = server.downloads();
+    assert_eq!(
+        wheels_of(&second, &["six", "idna"]),
+        Vec::<&str>::new(),
+        "the earlier install layer is reused: {second:?}\n{log}"
+    );
+    assert_eq!(wheels_of(&second, &["tabulate"]).len(), 1, "{second:?}");
+
+    // A failed build (a package the index lacks) remembers nothing.
+    let remembered = pipeline.install_history();
+    assert!(!remembered.is_empty());
+    let missing = [&after[..], &["no-such-package-dockwright==1.0"]].concat();
+    pipeline.settings(classic, &missing, &server, ("failed", &run));
+    assert!(!pipeline.try_build().status.success());
+    assert_eq!(pipeline.install_history(), remembered);
+
+    // The same settings from cold: another first line, nothing of the above in the engine.
+    let cold = pipeline.settings(classic, &after, &server, ("cold", &unique("cold")));
+    cleanup.0.push(cold.clone());
+    pipeline.build();
+    assert_eq!(
+        wheels_of(&server.downloads(), &["six", "idna", "tabulate"]).len(),
+        3,
+        "a cold build downloads everything"
+    );
+    let (rebuilt, cold) = (freeze(&rebuilt), freeze(&cold));
+    assert!(rebuilt.contains("tabulate==0.9.0\n"), "{rebuilt}");
+    assert_eq!(
+        rebuilt, cold,
+        "the rebuild installs what a cold build installs"
+    );
+
+    // A line of the earlier set removed: installed from nothing, so it is gone.
+    let removed = pipeline.settings(
+        classic,
+        &["six==1.16.0", "tabulate==0.9.0"],
+        &server,
+        ("removed", &run),
+    );
+    cleanup.0.push(removed.clone());
+    assert!(!pipeline.dockerfile().contains(added));
+    pipeline.build();
+    let removed = freeze(&removed);
+    assert!(
+        removed.contains("tabulate==0.9.0\n") && !removed.contains("idna==3.7"),
+        "{removed}"
+    );
+}
+
+#[test]
+fn uv_rebuild_after_adding_a_package_installs_it_on_the_earlier_layer() {
+    adding_a_package_installs_it_on_the_earlier_layer("uv");
+}
+
+#[test]
+fn pip_rebuild_after_adding_a_package_installs_it_on_the_earlier_layer() {
+    adding_a_package_installs_it_on_the_earlier_layer("pip");
 }

@@ -68,6 +68,7 @@ pub async fn clean(
         for (kind, path) in [
             ("context cache", dirs.context_hashes.clone()),
             ("build locks", dirs.builds.join("locks")),
+            ("install history", dirs.installs.clone()),
             ("compiled components", dirs.cache.clone()),
             ("remembered plugin calls", dirs.calls.clone()),
         ] {

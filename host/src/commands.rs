@@ -18,6 +18,7 @@ use crate::contribution::Platform;
 use crate::engine::{BuildProgress, Engine, EngineError, Interrupt, LogLine, RegistryAuth};
 pub use crate::images::RegistryLookup;
 use crate::images::{self, ImageResult, ImagesError, ImagesOptions};
+use crate::install_history::InstallHistory;
 use crate::kubernetes::{self, Kubernetes};
 use crate::plan::{self, ImageInputs, ImagePlan, Plan, PlanError};
 use crate::plugins::distribution::lock::{self, LockError, LockOutcome, Locked};
@@ -85,6 +86,10 @@ impl Host {
 
     fn records(&self) -> Records {
         Records::new(records::dir_for(&self.dirs.builds))
+    }
+
+    fn install_history(&self) -> InstallHistory {
+        InstallHistory::in_dir(&self.dirs.installs)
     }
 }
 
@@ -173,7 +178,7 @@ pub fn plan(host: &Host, args: &PipelineArgs) -> Result<Planned, Error> {
     let gathered = gather(&args.file, &registry)?;
     let lock = check_lock(&gathered, &registry, args.update_lock)?;
     let mut cache = HashCache::open(&host.dirs.context_hashes);
-    let plan = plan_gathered(&gathered, &mut cache, args.strict)?;
+    let plan = plan_gathered(&gathered, &mut cache, &host.install_history(), args.strict)?;
     // Only a cache: failing to save it costs speed next time, not correctness.
     let _ = cache.save();
     keep_until_exit(registry);
@@ -453,6 +458,7 @@ fn images_options(
         auth: RegistryAuth::FromDockerConfig,
         lock_dir: host.dirs.builds.join("locks"),
         records: host.records(),
+        installs: host.install_history(),
         registry,
         pull_found,
         interrupt: Interrupt::never(),
@@ -578,7 +584,12 @@ fn check_lock(
 }
 
 /// Plans the gathered pipeline. With `strict`, a requirements conflict is an error.
-fn plan_gathered(gathered: &Gathered, cache: &mut HashCache, strict: bool) -> Result<Plan, Error> {
+fn plan_gathered(
+    gathered: &Gathered,
+    cache: &mut HashCache,
+    history: &InstallHistory,
+    strict: bool,
+) -> Result<Plan, Error> {
     if strict {
         let conflicts: Vec<String> = gathered
             .groups
@@ -590,5 +601,5 @@ fn plan_gathered(gathered: &Gathered, cache: &mut HashCache, strict: bool) -> Re
         }
     }
     let inputs = image_inputs(&gathered.groups);
-    Ok(plan::plan(&gathered.pipeline, &inputs, cache)?)
+    Ok(plan::plan(&gathered.pipeline, &inputs, cache, history)?)
 }

@@ -18,6 +18,7 @@ use crate::dockerfile::{PARENT_USER_ARG, is_root_user};
 use crate::engine::{
     BuildJob, BuildProgress, Builder, Engine, EngineError, Interrupt, RegistryAuth,
 };
+use crate::install_history::InstallHistory;
 use crate::plan::{BUILD_KEY_LABEL, BuildLabel, ImageKind, ImagePlan, Plan};
 use crate::records::{Record, Records};
 
@@ -75,6 +76,8 @@ pub struct ImagesOptions {
     pub auth: RegistryAuth,
     pub lock_dir: PathBuf,
     pub records: Records,
+    /// What earlier builds installed: remembered after each build.
+    pub installs: InstallHistory,
     /// What the registry has of the final images (see [`look_in_registry`]).
     pub registry: RegistryLookup,
     /// Images found in the registry are pulled (the steps run on this engine).
@@ -272,6 +275,7 @@ pub async fn build_images(
             }
             return Err(error);
         }
+        remember_installs(options, image);
         if options.push && finals.contains(&image.name) {
             let pushing = async {
                 engine
@@ -354,6 +358,15 @@ fn write_record(
             dir: options.records.dir().to_path_buf(),
             error,
         })
+}
+
+/// Remembers what the image's requirement groups installed first, now that the engine has
+/// those layers (see [`InstallHistory`]). Only a cache: failing to write it costs speed at the
+/// next rebuild, not correctness.
+fn remember_installs(options: &ImagesOptions, image: &ImagePlan) {
+    if let Some(spec) = &image.build {
+        let _ = options.installs.remember(&spec.installs);
+    }
 }
 
 /// Makes Dockwright's own base image when the engine lacks it (it cannot be pulled).

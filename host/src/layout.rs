@@ -1,5 +1,6 @@
 //! Where Dockwright keeps its files: compiled plugin components, remembered plugin calls,
-//! installed plugins, the context hash cache, the records of finished builds and the build logs.
+//! installed plugins, the context hash cache, the records of finished builds, what earlier builds
+//! installed, and the build logs.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,9 @@ pub struct Dirs {
     pub calls: PathBuf,
     /// Records of finished builds, and build locks (`$XDG_CACHE_HOME/dockwright/builds`).
     pub builds: PathBuf,
+    /// What earlier builds installed, by install prefix (`$XDG_CACHE_HOME/dockwright/installs`):
+    /// a group that only gained lines is installed on top of it.
+    pub installs: PathBuf,
     /// The full output of recent builds, one folder per pipeline
     /// (`$XDG_DATA_HOME/dockwright/logs`).
     pub logs: PathBuf,
@@ -45,6 +49,7 @@ impl Dirs {
             context_hashes: cache.join("context-hashes"),
             calls: cache.join("calls"),
             builds: cache.join("builds"),
+            installs: cache.join("installs"),
             logs: data.join("logs"),
         }
     }

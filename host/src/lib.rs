@@ -26,7 +26,9 @@ mod run;
 pub mod why;
 
 pub use dockwright_engine as engine;
-pub use dockwright_plan::{context, contribution, dockerfile, plan, requirements, settings};
+pub use dockwright_plan::{
+    context, contribution, dockerfile, install_history, plan, requirements, settings,
+};
 pub use dockwright_plugin_host as plugins;
 pub use images::{ImageResult, ImagesError, RegistryLookup};
 pub use kubernetes::Kubernetes;

@@ -41,6 +41,10 @@
 //!   classic builder each of those instructions costs seconds: [`Dockerfile::for_root_parent`]
 //!   leaves them out, and `build` sends it when the parent's config says root (the parent's
 //!   identity is part of the reuse decision, so the choice is too).
+//! - **A group that only gained lines since an earlier build** is installed in two steps: the
+//!   earlier build's file as it was (the engine reuses that install layer), then the whole
+//!   group from it and a file of the added lines, so adding one package installs about one
+//!   package ([`crate::install_history`] decides, from what earlier builds installed).
 //! - **Local paths a requirements file names** (`./libs/x`, `-e .`) are copied just before
 //!   the install of that file, each once, so that only a change under them reinstalls it;
 //!   when the project root itself is named, the later `COPY . .` is not repeated.
@@ -119,6 +123,10 @@ pub(crate) struct DockerfileInput {
     /// The local paths (context paths, `.` for the root) a requirements file names, copied
     /// into the image just before it is installed.
     pub local_paths: BTreeMap<String, Vec<String>>,
+    /// Requirements file → the file of the lines added since an earlier build installed it
+    /// (see [`crate::install_history`]): copied after its install, then the whole group is
+    /// installed again from both.
+    pub added_files: BTreeMap<String, String>,
     pub local_project_install_command: Option<String>,
     /// Whether the build context's files are copied into `/app`.
     pub include_files: bool,
@@ -152,6 +160,7 @@ impl DockerfileInput {
             requirement_files,
             constraint_files: BTreeMap::new(),
             local_paths: BTreeMap::new(),
+            added_files: BTreeMap::new(),
             local_project_install_command: settings.local_project_install_command.clone(),
             include_files: settings.includes_files(),
             user: settings.user.clone(),
@@ -318,6 +327,9 @@ fn check(input: &DockerfileInput) -> Result<(), DockerfileError> {
     for path in input.local_paths.values().flatten() {
         check_context_path(path).map_err(|r| invalid("local path", path, r))?;
     }
+    for file in input.added_files.values() {
+        check_context_path(file).map_err(|r| invalid("requirements file", file, r))?;
+    }
     if let Some(command) = &input.local_project_install_command {
         check_single_line(command)
             .map_err(|r| invalid("local project install command", command, r))?;
@@ -448,6 +460,11 @@ fn install_lines(input: &DockerfileInput, handover: Handover) -> (Vec<String>, b
             format!(" {args}")
         };
         lines.push(format!("{run} {command}{args} -r {file}"));
+        if let Some(added) = input.added_files.get(file) {
+            // The whole group, so that the installer resolves the added lines with the rest.
+            lines.push(format!("COPY {added} {added}"));
+            lines.push(format!("{run} {command}{args} -r {file} -r {added}"));
+        }
     }
     (lines, copied.contains("."))
 }
@@ -519,6 +536,7 @@ mod tests {
             requirement_files: Vec::new(),
             constraint_files: BTreeMap::new(),
             local_paths: BTreeMap::new(),
+            added_files: BTreeMap::new(),
             local_project_install_command: None,
             include_files: false,
             user: None,
@@ -605,6 +623,34 @@ mod tests {
             !rendered.text.contains("--mount"),
             "no BuildKit unless asked"
         );
+    }
+
+    #[test]
+    fn added_lines_are_installed_with_the_whole_group_after_the_earlier_install() {
+        let mut i = input("p");
+        i.installer = PythonPackageInstaller::Uv;
+        i.requirement_files = REQUIREMENT_FILES.iter().map(|f| f.to_string()).collect();
+        let before = text(&i);
+        let added = ".dockwright/requirements/2-requirements.added.txt";
+        i.added_files = BTreeMap::from([(REQUIREMENT_FILES[1].to_string(), added.to_string())]);
+        let t = text(&i);
+        let file = REQUIREMENT_FILES[1];
+        let install = format!("RUN {UV} --no-cache-dir -r {file}");
+        // The earlier install exactly as before (the engine reuses it), then the added file
+        // and the whole group again, then the later groups as before.
+        let expected = before.replace(
+            &format!("{install}\n"),
+            &format!("{install}\nCOPY {added} {added}\n{install} -r {added}\n"),
+        );
+        assert_ne!(expected, before);
+        assert_eq!(t, expected);
+        assert_eq!(
+            render(&i).unwrap().for_root_parent.matches(added).count(),
+            3,
+            "the root-parent variant installs the same way"
+        );
+        i.added_files.insert(file.into(), "../added.txt".into());
+        assert!(render(&i).is_err(), "an added file outside the context");
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! [`settings`] reads `dockwright.yaml`; the plugin host asks the requirement sources and
 //! hands back [`contribution::Sourced`] answers; [`requirements`] merges them into the install
 //! groups; [`plan`] decides the images, with [`dockerfile`] writing the generated Dockerfile
-//! and [`context`] the build context. [`docker_syntax`] and [`suggest`] are leaves every
-//! other module may use.
+//! and [`context`] the build context; [`install_history`] remembers what earlier builds
+//! installed, so that a group that only gained lines is installed on top of it.
+//! [`docker_syntax`] and [`suggest`] are leaves every other module may use.
 
 pub mod context;
 pub mod contribution;
@@ -19,6 +20,7 @@ pub mod docker_syntax;
 pub mod dockerfile;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod install_history;
 mod local_paths;
 pub mod parents;
 pub mod plan;

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{Context, ContextError, HashCache};
 use crate::contribution::{Group, Platform};
 use crate::dockerfile::{self, DockerfileInput};
+use crate::install_history::{InstallHistory, Installed};
 use crate::local_paths::{self, LocalPath};
 use crate::parents;
 use crate::requirements::{GroupLines, Line, Note, RequirementSet};
@@ -166,6 +167,10 @@ pub struct BuildSpec {
     /// (generated images: [`crate::dockerfile::Dockerfile::for_root_parent`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dockerfile_for_root_parent: Option<String>,
+    /// What each requirements group installs first, on which install prefix: `build`
+    /// remembers them once the image is built (see [`crate::install_history`]).
+    #[serde(skip)]
+    pub installs: Vec<Installed>,
 }
 
 /// The options of one build request, as the planner decided them and the engine sends them
@@ -294,17 +299,25 @@ pub enum PlanError {
     },
 }
 
-/// Plans every image of `pipeline`, given each distinct settings' requirements.
+/// Plans every image of `pipeline`, given each distinct settings' requirements, the hash
+/// cache of its build contexts and what earlier builds installed.
 pub fn plan(
     pipeline: &Pipeline,
     inputs: &[ImageInputs<'_>],
     cache: &mut HashCache,
+    history: &InstallHistory,
 ) -> Result<Plan, PlanError> {
     let mut warnings: Vec<String> = pipeline.warnings.iter().map(ToString::to_string).collect();
     let mut images = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
         let tag = tag_for(pipeline, inputs, index)?;
-        images.extend(plan_image(pipeline, input, &tag, cache, &mut warnings)?);
+        images.extend(plan_image(
+            pipeline,
+            input,
+            &tag,
+            (cache, history),
+            &mut warnings,
+        )?);
     }
     distinct_names(pipeline, &images)?;
     // Images often share requirements: each conflict is warned about once (a set, as the
@@ -504,7 +517,7 @@ fn plan_image(
     pipeline: &Pipeline,
     input: &ImageInputs<'_>,
     tag: &str,
-    cache: &mut HashCache,
+    (cache, history): (&mut HashCache, &InstallHistory),
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ImagePlan>, PlanError> {
     let docker = input.docker;
@@ -582,7 +595,13 @@ fn plan_image(
             }
         }
     };
-    images.push(generated_image(pipeline, input, parent, target, cache)?);
+    images.push(generated_image(
+        pipeline,
+        input,
+        parent,
+        target,
+        (cache, history),
+    )?);
     Ok(images)
 }
 
@@ -741,7 +760,7 @@ fn generated_image(
     input: &ImageInputs<'_>,
     parent: Parent,
     name: String,
-    cache: &mut HashCache,
+    (cache, history): (&mut HashCache, &InstallHistory),
 ) -> Result<ImagePlan, PlanError> {
     let docker = input.docker;
     let mut local = LocalCopies::default();
@@ -768,11 +787,11 @@ fn generated_image(
         DockerfileInput::from_settings(&parent.name, docker, files, apt.clone());
     dockerfile_input.constraint_files = constraints.named_by.clone();
     dockerfile_input.local_paths = local.by_file.clone();
-    let rendered =
-        dockerfile::render(&dockerfile_input).map_err(|source| PlanError::Generated {
-            file: file(pipeline),
-            source,
-        })?;
+    let generated = |source| PlanError::Generated {
+        file: file(pipeline),
+        source,
+    };
+    let rendered = dockerfile::render(&dockerfile_input).map_err(generated)?;
     let config = docker.main_build_config();
     let options = config.build_options.clone().unwrap_or_default();
     let root = (docker.includes_files() || !local.copies.is_empty()).then_some(".");
@@ -814,6 +833,24 @@ fn generated_image(
         key_inputs.insert(format!("plugin {i}"), digest.clone());
     }
     let key = finish(pipeline, &mut build, &mut key_inputs, cache, &local.copies)?;
+    // After the key: installing on an earlier set gives the same image (the module doc of
+    // `install_history`), so it is reused under the same key whichever way it was built.
+    let mut rendered = rendered;
+    if build.reuse && !build.options.no_cache {
+        build.installs =
+            install_on_earlier_sets(&mut dockerfile_input, &requirements, &mut build, history)
+                .map_err(generated)?;
+        if !dockerfile_input.added_files.is_empty() {
+            rendered = dockerfile::render(&dockerfile_input).map_err(generated)?;
+            build
+                .extra_files
+                .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
+            build.extra_files.insert(
+                GENERATED_DOCKERFILE_ROOT_PARENT.into(),
+                rendered.for_root_parent.clone(),
+            );
+        }
+    }
     Ok(ImagePlan {
         from: vec![parent.name.clone()],
         name,
@@ -829,6 +866,83 @@ fn generated_image(
         build: Some(build),
         key_inputs,
     })
+}
+
+/// Decides, group by group in install order, what each installs first: the largest set an
+/// earlier build installed on the same install prefix that the group's lines still include
+/// (its file is sent as it was, and the added lines in a file beside it, installed with it),
+/// or the whole group. Stops at the first group that copies constraints files or local
+/// paths before its install: their content is not in the prefix. Returns what each group
+/// installs first, for `build` to remember.
+fn install_on_earlier_sets(
+    input: &mut DockerfileInput,
+    requirements: &[RequirementFile],
+    build: &mut BuildSpec,
+    history: &InstallHistory,
+) -> Result<Vec<Installed>, dockerfile::DockerfileError> {
+    let mut installs = Vec::new();
+    // What the lines before each install copy: the files of the groups before it, as sent.
+    let mut copied = Sha256::new();
+    for group in requirements {
+        if input.constraint_files.contains_key(&group.file)
+            || input.local_paths.contains_key(&group.file)
+        {
+            break;
+        }
+        let text = dockerfile::render(input)?.text;
+        let Some(prefix) = install_prefix(&text, &group.file, &copied, build) else {
+            break;
+        };
+        let first = history
+            .earlier_set(&prefix, &group.lines)
+            .unwrap_or_else(|| group.lines.clone());
+        let added: Vec<String> = group
+            .lines
+            .iter()
+            .filter(|line| !first.contains(line))
+            .cloned()
+            .collect();
+        for (file, lines) in [
+            (group.file.clone(), &first),
+            (added_file(&group.file), &added),
+        ] {
+            if lines.is_empty() {
+                continue;
+            }
+            let text = lines.join("\n") + "\n";
+            copied.update(format!("{file}\0{}\0{text}\0", text.len()));
+            if file != group.file {
+                input.added_files.insert(group.file.clone(), file.clone());
+            }
+            build.extra_files.insert(file, text);
+        }
+        installs.push(Installed {
+            prefix,
+            lines: first,
+        });
+    }
+    Ok(installs)
+}
+
+/// The install prefix of `file` in the Dockerfile `text`: a digest of the lines up to and
+/// including its install, of the files `copied` before it, and of the build arguments and
+/// builder (both decide whether the engine's cached layers match).
+fn install_prefix(text: &str, file: &str, copied: &Sha256, build: &BuildSpec) -> Option<String> {
+    let install = format!(" -r {file}\n");
+    let end = text.find(&install)? + install.len();
+    let mut hasher = copied.clone();
+    hasher.update(&text[..end]);
+    let args = serde_json::to_string(&build.options.build_args).expect("plain data");
+    hasher.update(format!("{args}\0buildkit={}", build.buildkit));
+    Some(format!("{:x}", hasher.finalize()))
+}
+
+/// Where the lines added to a group since an earlier build go: beside its file.
+fn added_file(file: &str) -> String {
+    match file.strip_suffix(".txt") {
+        Some(stem) => format!("{stem}.added.txt"),
+        None => format!("{file}.added"),
+    }
 }
 
 /// The apt packages of an image: the settings' then the sources', each once, in order of
@@ -1043,6 +1157,7 @@ fn build_spec(
         buildkit: options.version == Some(BuilderVersion::BuildKit),
         reuse: !prevent_reuse,
         dockerfile_for_root_parent: None,
+        installs: Vec::new(),
     }
 }
 
@@ -1229,6 +1344,15 @@ mod tests {
         lines: &[&str],
         digest: &str,
     ) -> Result<Plan, PlanError> {
+        plan_remembering(pipeline, lines, digest, &InstallHistory::none())
+    }
+
+    fn plan_remembering(
+        pipeline: &Pipeline,
+        lines: &[&str],
+        digest: &str,
+        history: &InstallHistory,
+    ) -> Result<Plan, PlanError> {
         let mut distinct: Vec<(DockerSettings, Vec<String>)> = Vec::new();
         if pipeline.steps.is_empty() {
             distinct.push((pipeline.docker.clone(), vec![]));
@@ -1260,7 +1384,7 @@ mod tests {
                 steps: steps.clone(),
             })
             .collect();
-        plan(pipeline, &inputs, &mut HashCache::in_memory())
+        plan(pipeline, &inputs, &mut HashCache::in_memory(), history)
     }
 
     fn kinds(plan: &Plan) -> Vec<(ImageKind, &str, Option<&str>)> {
@@ -1271,6 +1395,71 @@ mod tests {
     }
 
     const PARENT: &str = "example/python:3.11";
+
+    #[test]
+    fn a_group_that_gained_lines_installs_on_the_earlier_set_under_the_same_key() {
+        const FILE: &str = ".dockwright/requirements/2-requirements.txt";
+        const ADDED: &str = ".dockwright/requirements/2-requirements.added.txt";
+        let f = Fixture::new();
+        let yaml = "name: p\nsettings:\n  docker:\n    parent_image: example/python:3.11\n    requirements: [numpy]\n    allow_including_files_in_images: false\n";
+        let p = f.pipeline(yaml);
+        let dir = tempfile::tempdir().unwrap();
+        let history = InstallHistory::in_dir(dir.path());
+        let plan_of = |lines: &[&str], history: &InstallHistory| {
+            let plan = plan_remembering(&p, lines, "sha256:d", history).unwrap();
+            plan.images.into_iter().next().unwrap()
+        };
+        let spec = |image: &ImagePlan| image.build.clone().unwrap();
+
+        // Nothing remembered: the group is installed whole, and that is what `build` remembers.
+        let earlier = plan_of(&["numpy", "pandas", "scipy"], &history);
+        assert!(!spec(&earlier).extra_files.contains_key(ADDED));
+        let installed = &spec(&earlier).installs;
+        assert_eq!(installed.len(), 1);
+        assert_eq!(installed[0].lines, ["numpy", "pandas", "scipy"]);
+        history.remember(installed).unwrap();
+
+        let lines = ["numpy", "tabulate", "pandas", "scipy"];
+        let fresh = plan_of(&lines, &InstallHistory::none());
+        let now = plan_of(&lines, &history);
+        // The same image under the same key; the plan shows the whole group.
+        assert_eq!(now.build_key, fresh.build_key);
+        assert_eq!(now.key_inputs, fresh.key_inputs);
+        assert_eq!(now.requirements, fresh.requirements);
+        let files = spec(&now).extra_files;
+        assert_eq!(
+            files[FILE], "numpy\npandas\nscipy\n",
+            "the earlier file as it was"
+        );
+        assert_eq!(files[ADDED], "tabulate\n");
+        let dockerfile = now.dockerfile.clone().unwrap();
+        assert_eq!(files[GENERATED_DOCKERFILE], dockerfile);
+        assert!(dockerfile.contains(&format!(" -r {FILE}\nCOPY {ADDED} {ADDED}\n")));
+        assert!(dockerfile.contains(&format!(" -r {FILE} -r {ADDED}\n")));
+        assert!(
+            files[GENERATED_DOCKERFILE_ROOT_PARENT].contains(&format!(" -r {FILE} -r {ADDED}\n"))
+        );
+        // What stays remembered is the earlier set: its layer is the one the engine has.
+        assert_eq!(spec(&now).installs, *installed);
+
+        // A line of the earlier set removed: installed whole.
+        let removed = plan_of(&["numpy", "tabulate", "scipy"], &history);
+        assert_eq!(spec(&removed).extra_files[FILE], "numpy\ntabulate\nscipy\n");
+        assert!(!spec(&removed).extra_files.contains_key(ADDED));
+        // Another parent: installed whole. `prevent_build_reuse` builds without the engine's
+        // cache: installed whole, and nothing to remember.
+        let other = f.pipeline(&yaml.replace("python:3.11", "python:3.12"));
+        let plan = plan_remembering(&other, &lines, "sha256:d", &history).unwrap();
+        assert!(!spec(&plan.images[0]).extra_files.contains_key(ADDED));
+        assert_eq!(spec(&plan.images[0]).installs.len(), 1);
+        let prevent = yaml.replace(
+            "requirements:",
+            "prevent_build_reuse: true\n    requirements:",
+        );
+        let plan = plan_remembering(&f.pipeline(&prevent), &lines, "sha256:d", &history).unwrap();
+        assert!(!spec(&plan.images[0]).extra_files.contains_key(ADDED));
+        assert!(spec(&plan.images[0]).installs.is_empty());
+    }
 
     #[test]
     fn skip_build_uses_the_parent_as_is() {

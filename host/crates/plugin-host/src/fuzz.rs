@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use arbitrary::{Arbitrary, Unstructured};
 use dockwright_plan::context::HashCache;
 use dockwright_plan::contribution::{Contribution, Group, Requirement, Sourced};
+use dockwright_plan::install_history::InstallHistory;
 use dockwright_plan::plan::{ImageInputs, plan};
 use dockwright_plan::requirements::{self, merge};
 use dockwright_plan::settings::Pipeline;
@@ -141,7 +142,12 @@ pub fn boundary(data: &[u8]) {
         plugin_digests: vec!["sha256:00".into()],
         steps: vec!["step".into()],
     }];
-    match plan(pipeline(), &inputs, &mut HashCache::in_memory()) {
+    match plan(
+        pipeline(),
+        &inputs,
+        &mut HashCache::in_memory(),
+        &InstallHistory::none(),
+    ) {
         Ok(planned) => files_read_back(&planned),
         Err(e) => assert!(!e.to_string().is_empty()),
     }
