@@ -126,8 +126,15 @@ steps:
 
     /// `dockwright plan --dockerfile` of the current settings.
     fn dockerfile(&self) -> String {
+        self.plan(&["--dockerfile"])
+    }
+
+    /// What `dockwright plan` with `args` prints for the current settings.
+    fn plan(&self, args: &[&str]) -> String {
         let output = dockwright_tests::dockwright(&self.home())
-            .args(["plan", "--dockerfile", "-f"])
+            .arg("plan")
+            .args(args)
+            .arg("-f")
             .arg(self.dir.path().join("dockwright.yaml"))
             .output()
             .expect("run dockwright");
@@ -288,12 +295,19 @@ fn adding_a_package_installs_it_on_the_earlier_layer(installer: &str) {
     let rebuilt = pipeline.settings(classic, &after, &server, ("rebuilt", &run));
     cleanup.0.push(rebuilt.clone());
     let added = ".dockwright/requirements/2-requirements.added.txt";
+    let dockerfile = pipeline.dockerfile();
     assert!(
-        pipeline.dockerfile().contains(&format!(
+        dockerfile.contains(&format!(
             "-r .dockwright/requirements/2-requirements.txt -r {added}\n"
-        )),
-        "the plan installs the added line on the earlier set:\n{}",
-        pipeline.dockerfile()
+        )) && dockerfile.contains(
+            "# .dockwright/requirements/2-requirements.txt: the 2 line(s) an earlier build installed"
+        ),
+        "the plan installs the added line on the earlier set, and says so:\n{dockerfile}"
+    );
+    let explained = pipeline.plan(&["--explain"]);
+    assert!(
+        explained.contains(".dockwright/requirements/2-requirements.txt: 1 added line(s) installed on an earlier build's install of the other 2"),
+        "{explained}"
     );
     let log = pipeline.build();
     let second = server.downloads();

@@ -756,6 +756,11 @@ fn print_dockerfiles(plan: &Plan) {
         {
             println!("# {ROOT_PARENT_NOTE}");
         }
+        for (file, added, earlier) in image.installs_on_earlier_sets() {
+            println!(
+                "# {file}: the {earlier} line(s) an earlier build installed (the engine reuses that install); the {added} added since are in the file beside it"
+            );
+        }
         print!("{text}");
         if !text.ends_with('\n') {
             println!();

@@ -81,7 +81,9 @@ pub fn explain(
     now: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let Some(last) = last else {
-        return vec!["no recorded build of this image: it will be built".into()];
+        let mut out = vec!["no recorded build of this image: it will be built".to_string()];
+        out.extend(installs_on_earlier_sets(image));
+        return out;
     };
     let parents = changed_parents(last, now);
     if last.build_key == image.build_key && parents.is_empty() {
@@ -92,6 +94,7 @@ pub fn explain(
     }
     let mut out = vec!["changed since the last build: it will be built".to_string()];
     out.extend(parents);
+    out.extend(installs_on_earlier_sets(image));
     for (input, digest) in &image.key_inputs {
         match last.key_inputs.get(input) {
             None => out.push(format!("new input: {input}")),
@@ -107,6 +110,19 @@ pub fn explain(
         out.push(format!("removed input: {input}"));
     }
     out
+}
+
+/// For each requirements group that only gained lines since an earlier build: how many are
+/// installed on that build's install layer.
+fn installs_on_earlier_sets(image: &ImagePlan) -> impl Iterator<Item = String> + '_ {
+    image
+        .installs_on_earlier_sets()
+        .into_iter()
+        .map(|(file, added, earlier)| {
+            format!(
+                "{file}: {added} added line(s) installed on an earlier build's install of the other {earlier}"
+            )
+        })
 }
 
 /// "parent changed" for each image the record was built from that is another image now.

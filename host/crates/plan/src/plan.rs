@@ -129,6 +129,24 @@ pub struct ImagePlan {
     pub from: Vec<String>,
 }
 
+impl ImagePlan {
+    /// The requirements groups installed on an earlier build's install (see
+    /// [`crate::install_history`]): each group's file, how many lines were added since, and
+    /// how many that build installed.
+    pub fn installs_on_earlier_sets(&self) -> Vec<(&str, usize, usize)> {
+        let installs = self.build.iter().flat_map(|build| &build.installs);
+        self.requirements
+            .iter()
+            .zip(installs)
+            .filter(|(group, first)| group.lines.len() > first.lines.len())
+            .map(|(group, first)| {
+                let added = group.lines.len() - first.lines.len();
+                (group.file.as_str(), added, first.lines.len())
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RequirementFile {
     pub group: Group,
@@ -1439,6 +1457,8 @@ mod tests {
         assert!(
             files[GENERATED_DOCKERFILE_ROOT_PARENT].contains(&format!(" -r {FILE} -r {ADDED}\n"))
         );
+        assert_eq!(now.installs_on_earlier_sets(), [(FILE, 1, 3)]);
+        assert_eq!(fresh.installs_on_earlier_sets(), []);
         // What stays remembered is the earlier set: its layer is the one the engine has.
         assert_eq!(spec(&now).installs, *installed);
 
