@@ -1,8 +1,10 @@
 //! The plan: which images a pipeline needs, in build order, each with its generated
 //! Dockerfile, requirement files, build context and build key. A plan is plain data you can
 //! print (`dockwright plan --json`), and planning is pure: the same inputs give the same
-//! plan, byte for byte, with no Docker engine, no clock and no randomness. The plugins have
-//! already answered ([`crate::plugins::sources`]); this module only decides.
+//! plan, byte for byte, with no Docker engine, no clock and no randomness. The inputs are the
+//! pipeline, the sources' answers (the plugins have already answered), the context files
+//! (through their hash cache) and what earlier builds installed
+//! ([`crate::install_history`]); this module only decides.
 //!
 //! Which images (DESIGN.md §3):
 //! - `skip_build` → the parent as is;
