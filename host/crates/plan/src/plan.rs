@@ -827,14 +827,7 @@ fn generated_image(
     }
     build.options.build_args.extend(rendered.build_args.clone());
     build.buildkit |= docker.python_package_installer_cache_mount.is_some();
-    build
-        .extra_files
-        .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
-    build.extra_files.insert(
-        GENERATED_DOCKERFILE_ROOT_PARENT.into(),
-        rendered.for_root_parent.clone(),
-    );
-    build.dockerfile_for_root_parent = Some(GENERATED_DOCKERFILE_ROOT_PARENT.into());
+    put_dockerfiles(&mut build, &rendered);
     let mut key_inputs = BTreeMap::new();
     for r in &requirements {
         let text = r.lines.join("\n") + "\n";
@@ -846,7 +839,6 @@ fn generated_image(
         key_inputs.insert(format!("constraints {path}"), hash(&text));
         build.extra_files.insert(path.clone(), text);
     }
-    build.options.dockerfile = GENERATED_DOCKERFILE.into();
     key_inputs.insert("parent".into(), parent.key.clone());
     key_inputs.insert("generated dockerfile".into(), hash(&rendered.text));
     for (i, digest) in input.plugin_digests.iter().enumerate() {
@@ -862,13 +854,7 @@ fn generated_image(
                 .map_err(generated)?;
         if !dockerfile_input.added_files.is_empty() {
             rendered = dockerfile::render(&dockerfile_input).map_err(generated)?;
-            build
-                .extra_files
-                .insert(GENERATED_DOCKERFILE.into(), rendered.text.clone());
-            build.extra_files.insert(
-                GENERATED_DOCKERFILE_ROOT_PARENT.into(),
-                rendered.for_root_parent.clone(),
-            );
+            put_dockerfiles(&mut build, &rendered);
         }
     }
     Ok(ImagePlan {
@@ -886,6 +872,20 @@ fn generated_image(
         build: Some(build),
         key_inputs,
     })
+}
+
+/// Puts both generated Dockerfiles into the build context, the general one as the one to
+/// build (`build` picks the root-parent variant when the parent runs as root).
+fn put_dockerfiles(build: &mut BuildSpec, rendered: &dockerfile::Dockerfile) {
+    let files = [
+        (GENERATED_DOCKERFILE, &rendered.text),
+        (GENERATED_DOCKERFILE_ROOT_PARENT, &rendered.for_root_parent),
+    ];
+    for (path, text) in files {
+        build.extra_files.insert(path.into(), text.clone());
+    }
+    build.options.dockerfile = GENERATED_DOCKERFILE.into();
+    build.dockerfile_for_root_parent = Some(GENERATED_DOCKERFILE_ROOT_PARENT.into());
 }
 
 /// Decides, group by group in install order, what each installs first: the largest set an
